@@ -1,0 +1,128 @@
+package domain
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Job is the stored record of one job: the spec plus everything that happened to it. The
+// store writes it conditionally on Version, which is what makes every change atomic.
+type Job struct {
+	JobID           string       `json:"job_id"`
+	Spec            JobSpec      `json:"spec"`
+	State           State        `json:"state"`
+	StateHistory    []Transition `json:"state_history"`
+	Result          *Result      `json:"result"`
+	LatestEvent     *Event       `json:"latest_event"`
+	Attempt         int          `json:"attempt"`
+	WorkerID        string       `json:"worker_id,omitempty"`
+	LeaseExpiresAt  *time.Time   `json:"lease_expires_at"`
+	CancelRequested bool         `json:"cancel_requested"`
+	WaitingReason   string       `json:"waiting_reason,omitempty"`
+	CreatedAt       time.Time    `json:"created_at"`
+	UpdatedAt       time.Time    `json:"updated_at"`
+	StreamURL       string       `json:"stream_url,omitempty"`
+
+	// Bookkeeping that clients do not see.
+	Version     int64      `json:"-"`
+	LeaseToken  string     `json:"-"`
+	LostLeases  int        `json:"-"`
+	Failures    int        `json:"-"`
+	NextSeq     int64      `json:"-"`
+	Progress    float64    `json:"-"`
+	RetryAt     *time.Time `json:"-"`
+	LastError   *JobError  `json:"-"`
+	StartedAt   *time.Time `json:"-"`
+	QueuedClass string     `json:"-"`
+}
+
+// ResultCode is why work failed, UPPER_SNAKE and stable: dashboards and scripts key on it.
+type ResultCode string
+
+// The result codes the product sets.
+const (
+	CodeValidationFailed     ResultCode = "VALIDATION_FAILED"
+	CodeExecutionFailed      ResultCode = "EXECUTION_FAILED"
+	CodeInputIncomplete      ResultCode = "INPUT_INCOMPLETE"
+	CodeInputNotFound        ResultCode = "INPUT_NOT_FOUND"
+	CodeFormatMismatch       ResultCode = "FORMAT_MISMATCH"
+	CodeChecksumMismatch     ResultCode = "CHECKSUM_MISMATCH"
+	CodeVerificationFailed   ResultCode = "VERIFICATION_FAILED"
+	CodeInsufficientSpace    ResultCode = "INSUFFICIENT_SPACE"
+	CodeTimeout              ResultCode = "TIMEOUT"
+	CodeCancelled            ResultCode = "CANCELLED"
+	CodeUnsupportedOperation ResultCode = "UNSUPPORTED_OPERATION"
+	CodeWorkerLost           ResultCode = "WORKER_LOST"
+	CodeDeadLettered         ResultCode = "DEAD_LETTERED"
+	CodePathNotAllowed       ResultCode = "PATH_NOT_ALLOWED"
+)
+
+// Retryable reports whether another attempt could succeed. Bad input never gets better by
+// trying again, so only execution trouble and timeouts are retried.
+func (c ResultCode) Retryable() bool {
+	return c == CodeExecutionFailed || c == CodeTimeout || c == CodeInsufficientSpace
+}
+
+// JobError says why a job failed.
+type JobError struct {
+	Phase   Phase          `json:"phase"`
+	Code    ResultCode     `json:"code"`
+	Message string         `json:"message"`
+	Details map[string]any `json:"details,omitempty"`
+}
+
+// Error makes a JobError usable as an error in the worker.
+func (e *JobError) Error() string { return fmt.Sprintf("%s: %s", e.Code, e.Message) }
+
+// Result is the outcome of a finished job.
+type Result struct {
+	JobID        string         `json:"job_id"`
+	Status       State          `json:"status"`
+	CompletedAt  time.Time      `json:"completed_at"`
+	WorkerID     string         `json:"worker_id,omitempty"`
+	RetryAttempt int            `json:"retry_attempt"`
+	Outputs      Outputs        `json:"outputs"`
+	Metrics      map[string]any `json:"metrics,omitempty"`
+	Error        *JobError      `json:"error,omitempty"`
+}
+
+// Outputs lists what a job produced.
+type Outputs struct {
+	FixedImage    string   `json:"fixed_image,omitempty"`
+	Logs          string   `json:"logs,omitempty"`
+	Report        string   `json:"report,omitempty"`
+	Intermediates []string `json:"intermediates,omitempty"`
+}
+
+// ParseResult decodes a worker's result report.
+func ParseResult(data []byte) (Result, error) {
+	var r Result
+	if err := DecodeStrict(data, &r); err != nil {
+		return Result{}, err
+	}
+	if r.Status != StateCompleted && r.Status != StateFailed {
+		return Result{}, Invalid([]FieldError{{Field: "status", Message: "must be COMPLETED or FAILED"}})
+	}
+	if r.Status == StateFailed && (r.Error == nil || r.Error.Code == "") {
+		return Result{}, Invalid([]FieldError{{Field: "error.code",
+			Message: "is required when status is FAILED"}})
+	}
+	return r, nil
+}
+
+// Summary is the short form of a job sent in an SSE "complete" event.
+func (j *Job) Summary() map[string]any {
+	out := map[string]any{"job_id": j.JobID, "state": j.State, "attempt": j.Attempt}
+	if j.Result != nil {
+		out["result"] = j.Result
+	}
+	return out
+}
+
+// MarshalSpec renders the spec for storage; specs are stored as JSON text so that open maps
+// come back exactly as they went in.
+func (j *Job) MarshalSpec() (string, error) {
+	b, err := json.Marshal(j.Spec)
+	return string(b), err
+}
