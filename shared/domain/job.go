@@ -35,6 +35,7 @@ type Job struct {
 	LastError   *JobError  `json:"-"`
 	StartedAt   *time.Time `json:"-"`
 	QueuedClass string     `json:"-"`
+	Dispatched  *time.Time `json:"-"`
 }
 
 // ResultCode is why work failed, UPPER_SNAKE and stable: dashboards and scripts key on it.
