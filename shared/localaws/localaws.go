@@ -147,10 +147,8 @@ func (s *Services) start(ctx context.Context) error {
 	if s.dynamo, err = s.launchDynamo(); err != nil {
 		return err
 	}
-	if err := s.waitReady(ctx, s.dynamo, s.dynamoReady); err != nil {
-		return err
-	}
-	if err := s.waitReady(ctx, s.sqs, s.sqsReady); err != nil {
+	err = s.waitReady(ctx, check{s.dynamo, s.dynamoReady}, check{s.sqs, s.sqsReady})
+	if err != nil {
 		return err
 	}
 	s.log.Info("local aws services ready",
@@ -174,7 +172,7 @@ func (s *Services) RestartDynamo(ctx context.Context) error {
 	if s.dynamo, err = s.launchDynamo(); err != nil {
 		return fmt.Errorf("restart dynamodb: %w", err)
 	}
-	if err := s.waitReady(ctx, s.dynamo, s.dynamoReady); err != nil {
+	if err := s.waitReady(ctx, check{s.dynamo, s.dynamoReady}); err != nil {
 		return fmt.Errorf("restart dynamodb: %w", err)
 	}
 	s.log.Info("dynamodb local restarted", "dynamodb", s.DynamoEndpoint)

@@ -209,6 +209,7 @@ func TestStartFailsFastWhenPortTaken(t *testing.T) {
 		svc.Stop()
 		t.Fatalf("Start with SQS port %d taken: got nil error", port)
 	}
+	t.Log(err)
 	if !strings.Contains(err.Error(), "sqs") {
 		t.Errorf("error does not name the service: %v", err)
 	}

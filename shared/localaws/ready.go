@@ -28,26 +28,43 @@ func (s *Services) launchSQS() (*proc, error) {
 	return launch("sqs", s.lay.nodeArgs(s.opts.SQSPort), nil, s.log)
 }
 
-// waitReady polls probe until it succeeds, p exits, or StartTimeout (or ctx) runs out.
-func (s *Services) waitReady(ctx context.Context, p *proc, probe func(context.Context) error) error {
+// check pairs a service process with the probe that tells it is serving.
+type check struct {
+	p     *proc
+	probe func(context.Context) error
+}
+
+// waitReady polls every check until all succeed, one of the processes exits, or StartTimeout
+// (or ctx) runs out. Watching every process at once makes a fast failure of one service show
+// at once instead of after the slow start of the other.
+func (s *Services) waitReady(ctx context.Context, checks ...check) error {
 	began := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, s.opts.StartTimeout)
 	defer cancel()
 	tick := time.NewTicker(pollEvery)
 	defer tick.Stop()
 	for {
-		err := probeOnce(ctx, probe)
-		if err == nil {
-			s.log.Debug("service ready", "service", p.name,
+		var pending []check
+		var last error
+		for _, c := range checks {
+			if c.p.exited() {
+				return fmt.Errorf("start %s: %w", c.p.name, c.p.exitError())
+			}
+			if last = probeOnce(ctx, c.probe); last != nil {
+				pending = append(pending, c)
+				continue
+			}
+			s.log.Debug("service ready", "service", c.p.name,
 				"duration", time.Since(began).Round(time.Millisecond))
+		}
+		if checks = pending; len(checks) == 0 {
 			return nil
 		}
 		select {
-		case <-p.done:
-			return fmt.Errorf("start %s: %w", p.name, p.exitError())
 		case <-ctx.Done():
+			c := checks[0]
 			return fmt.Errorf("start %s: no answer (last: %w): %w\n%s",
-				p.name, err, ctx.Err(), p.out.String())
+				c.p.name, last, ctx.Err(), c.p.out.String())
 		case <-tick.C:
 		}
 	}

@@ -151,14 +151,17 @@ func (s *Service) Dequeue(ctx context.Context, r domain.Registration,
 	}
 	deadline := s.Now().Add(wait)
 	for round := 0; ; round++ {
-		got, err := s.pollOnce(ctx, w, round)
-		if got != nil || err != nil {
-			return got, err
+		left := min(deadline.Sub(s.Now()), 2*time.Second)
+		got, err := s.Poll(ctx, w, round, max(left, 0))
+		if err != nil {
+			return nil, err
+		}
+		if got != nil {
+			return &Dequeued{Job: got.Job.Spec, Lease: got.Lease}, nil
 		}
 		if !s.Now().Before(deadline) || ctx.Err() != nil {
 			return nil, nil
 		}
-		s.sleep(ctx, 250*time.Millisecond)
 	}
 }
 
@@ -174,20 +177,41 @@ func (s *Service) touchWorker(ctx context.Context, r domain.Registration) (domai
 	return w, s.store.PutWorker(ctx, w)
 }
 
-func (s *Service) pollOnce(ctx context.Context, w domain.Worker, round int) (*Dequeued, error) {
-	for _, key := range PollOrder(w.Capabilities, round) {
-		msgs, err := s.queue.Receive(ctx, key, 0, 1)
-		if err != nil {
-			return nil, fmt.Errorf("receive %s: %w", key, err)
+// Poll looks once at every queue w serves, in PollOrder, then long-polls the first of them
+// for up to wait. It returns the first job claimed, or nil.
+func (s *Service) Poll(ctx context.Context, w domain.Worker, round int,
+	wait time.Duration) (*ClaimResult, error) {
+	keys := PollOrder(w.Capabilities, round)
+	if len(keys) == 0 {
+		return nil, domain.Errorf(domain.KindValidation,
+			"worker %s has no capability that serves any queue (qemu_img is needed)", w.WorkerID)
+	}
+	for i, key := range append(keys, keys[0]) {
+		pollWait := time.Duration(0)
+		if i == len(keys) {
+			pollWait = wait
 		}
-		for _, m := range msgs {
-			res, err := s.Settle(ctx, w, m)
-			if err != nil {
-				return nil, err
-			}
-			if res.Verdict == Claimed {
-				return &Dequeued{Job: res.Job.Spec, Lease: res.Lease}, nil
-			}
+		got, err := s.pollKey(ctx, w, key, pollWait)
+		if got != nil || err != nil {
+			return got, err
+		}
+	}
+	return nil, nil
+}
+
+func (s *Service) pollKey(ctx context.Context, w domain.Worker, key domain.QueueKey,
+	wait time.Duration) (*ClaimResult, error) {
+	msgs, err := s.queue.Receive(ctx, key, wait, 1)
+	if err != nil {
+		return nil, fmt.Errorf("receive %s: %w", key, err)
+	}
+	for _, m := range msgs {
+		res, err := s.Settle(ctx, w, m)
+		if err != nil {
+			return nil, err
+		}
+		if res.Verdict == Claimed {
+			return &res, nil
 		}
 	}
 	return nil, nil

@@ -102,7 +102,7 @@ func DescriptorExtents(r io.Reader) []string {
 // scanDescriptorLines splits on \n or \r, and stops at a NUL that ends an embedded
 // descriptor's padding.
 func scanDescriptorLines(data []byte, atEOF bool) (int, []byte, error) {
-	if i := bytes.IndexByte(data, 0); i == 0 {
+	if len(data) > 0 && data[0] == 0 {
 		return 0, nil, bufio.ErrFinalToken
 	}
 	if i := bytes.IndexAny(data, "\r\n\x00"); i >= 0 {
