@@ -3,6 +3,8 @@ package domain
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -36,7 +38,35 @@ type Job struct {
 	StartedAt   *time.Time `json:"-"`
 	QueuedClass string     `json:"-"`
 	Dispatched  *time.Time `json:"-"`
+
+	// Ended is set, not stored, by the change that makes the job terminal, so the store can
+	// count the outcome in the same transaction and metrics never need a scan.
+	Ended *Outcome `json:"-"`
 }
+
+// Outcome is what metrics count about a job that reached a terminal state.
+type Outcome struct {
+	Operation Operation
+	Status    State
+	Code      ResultCode // empty unless failed
+	Seconds   float64    // from the last claim to the end; 0 if it never ran
+}
+
+// Counters are the running totals behind the Prometheus counters and the duration
+// histogram, kept as one item so a scrape reads a few keys instead of scanning jobs.
+type Counters struct {
+	// Total counts outcomes by operation and status.
+	Total map[[2]string]float64
+	// Failures counts failed outcomes by operation and result code.
+	Failures map[[2]string]float64
+	// Buckets counts durations at or below each bound of DurationBuckets.
+	Buckets       map[float64]float64
+	DurationSum   float64
+	DurationCount float64
+}
+
+// DurationBuckets are the histogram bounds of migration_duration_seconds.
+var DurationBuckets = []float64{60, 300, 600, 1800, 3600, 7200}
 
 // ResultCode is why work failed, UPPER_SNAKE and stable: dashboards and scripts key on it.
 type ResultCode string
@@ -126,4 +156,24 @@ func (j *Job) Summary() map[string]any {
 func (j *Job) MarshalSpec() (string, error) {
 	b, err := json.Marshal(j.Spec)
 	return string(b), err
+}
+
+// Add files one stored counter, named as the store writes it ("total|convert|COMPLETED",
+// "failures|convert|TIMEOUT", "bucket|60", "duration_sum", "duration_count").
+func (c *Counters) Add(name string, v float64) {
+	parts := strings.Split(name, "|")
+	switch {
+	case len(parts) == 3 && parts[0] == "total":
+		c.Total[[2]string{parts[1], parts[2]}] += v
+	case len(parts) == 3 && parts[0] == "failures":
+		c.Failures[[2]string{parts[1], parts[2]}] += v
+	case len(parts) == 2 && parts[0] == "bucket":
+		if b, err := strconv.ParseFloat(parts[1], 64); err == nil {
+			c.Buckets[b] += v
+		}
+	case name == "duration_sum":
+		c.DurationSum += v
+	case name == "duration_count":
+		c.DurationCount += v
+	}
 }

@@ -164,6 +164,13 @@ func (j *Job) end(to State, r Result, now time.Time) (Event, error) {
 	r.Status = to
 	j.Result = &r
 	j.clearLease()
+	j.Ended = &Outcome{Operation: j.Spec.Operation, Status: to}
+	if r.Error != nil && to == StateFailed {
+		j.Ended.Code = r.Error.Code
+	}
+	if j.StartedAt != nil {
+		j.Ended.Seconds = now.Sub(*j.StartedAt).Seconds()
+	}
 	phase, pct := PhaseFailed, j.Progress
 	switch to {
 	case StateCompleted:

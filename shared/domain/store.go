@@ -16,6 +16,8 @@ import (
 //     is a conditional write.
 //   - ListJobs reads newest first through an index (never a table scan); Cursor is opaque.
 //   - ListEvents returns events with Seq > After (and Timestamp >= Since) in Seq order.
+//   - When job.Ended is set, SaveJob counts the outcome in the same transaction, and
+//     Counters reads the totals.
 //   - Workers are put whole; ListWorkers reads an index.
 //
 // Errors other than the sentinels mean the backing service failed; they are wrapped by
@@ -27,6 +29,7 @@ type Store interface {
 	ListJobs(ctx context.Context, q JobQuery) (JobPage, error)
 	CountJobs(ctx context.Context, state State) (int, error)
 	ListEvents(ctx context.Context, q EventQuery) ([]Event, error)
+	Counters(ctx context.Context) (Counters, error)
 	PutWorker(ctx context.Context, w Worker) error
 	GetWorker(ctx context.Context, id string) (Worker, error)
 	ListWorkers(ctx context.Context) ([]Worker, error)

@@ -118,7 +118,7 @@ func (s *Store) write(ctx context.Context, j *domain.Job, cond string,
 	}
 	put := &types.Put{TableName: &s.tables.Jobs, Item: item, ConditionExpression: &cond,
 		ExpressionAttributeValues: vals}
-	if len(events) == 0 {
+	if len(events) == 0 && j.Ended == nil {
 		_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: put.TableName, Item: item,
 			ConditionExpression: &cond, ExpressionAttributeValues: vals})
 		return err
@@ -132,7 +132,13 @@ func (s *Store) write(ctx context.Context, j *domain.Job, cond string,
 		items = append(items, types.TransactWriteItem{Put: &types.Put{
 			TableName: &s.tables.Events, Item: ei}})
 	}
+	if j.Ended != nil {
+		items = append(items, types.TransactWriteItem{Update: s.countUpdate(j.Ended)})
+	}
 	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	if err == nil {
+		j.Ended = nil
+	}
 	return err
 }
 

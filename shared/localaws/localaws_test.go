@@ -193,25 +193,41 @@ func TestRestartDynamoInMemoryLosesTables(t *testing.T) {
 
 func TestStartFailsFastWhenPortTaken(t *testing.T) {
 	t.Parallel()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for _, tt := range []struct {
+		service string
+		opts    func(port int) localaws.Options
+	}{
+		{"sqs", func(p int) localaws.Options { return localaws.Options{SQSPort: p} }},
+		{"dynamodb", func(p int) localaws.Options { return localaws.Options{DynamoPort: p} }},
+	} {
+		t.Run(tt.service, func(t *testing.T) {
+			t.Parallel()
+			l, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Close()
+			port := l.Addr().(*net.TCPAddr).Port
+			checkStartFails(t, tt.opts(port), tt.service)
+		})
 	}
-	defer l.Close()
-	port := l.Addr().(*net.TCPAddr).Port
+}
 
+// checkStartFails expects Start to fail well before its timeout, naming service.
+func checkStartFails(t *testing.T, opts localaws.Options, service string) {
+	t.Helper()
 	began := time.Now()
-	svc, err := localaws.Start(t.Context(), localaws.Options{SQSPort: port})
+	svc, err := localaws.Start(t.Context(), opts)
 	if errors.Is(err, localaws.ErrNotInstalled) {
 		t.Skip(err)
 	}
 	if err == nil {
 		svc.Stop()
-		t.Fatalf("Start with SQS port %d taken: got nil error", port)
+		t.Fatalf("Start with the %s port taken: got nil error", service)
 	}
 	t.Log(err)
-	if !strings.Contains(err.Error(), "sqs") {
-		t.Errorf("error does not name the service: %v", err)
+	if !strings.Contains(err.Error(), "start "+service) {
+		t.Errorf("error does not name %s: %v", service, err)
 	}
 	if d := time.Since(began); d > 30*time.Second {
 		t.Errorf("failure took %s, want well under the start timeout", d)

@@ -16,7 +16,8 @@ import (
 func TestForTestsAnswers(t *testing.T) {
 	t.Parallel()
 	ep := localaws.ForTests(t)
-	if _, err := dynamoClient(ep).ListTables(t.Context(), &dynamodb.ListTablesInput{}); err != nil {
+	_, err := dynamoClient(ep).ListTables(t.Context(), &dynamodb.ListTablesInput{})
+	if err != nil {
 		t.Fatalf("ListTables at %s: %v", ep.DynamoEndpoint, err)
 	}
 }
@@ -98,7 +99,8 @@ func TestStartNamesWhatIsMissing(t *testing.T) {
 			if !errors.Is(err, localaws.ErrNotInstalled) {
 				t.Fatalf("Start: got %v, want ErrNotInstalled", err)
 			}
-			if !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "make deps") {
+			msg := err.Error()
+			if !strings.Contains(msg, tt.want) || !strings.Contains(msg, "make deps") {
 				t.Errorf("Start: got %q, want it to say %q and make deps", err, tt.want)
 			}
 		})
