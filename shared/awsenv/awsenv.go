@@ -6,12 +6,12 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"os"
 	"strconv"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
@@ -98,7 +98,7 @@ func first(vals ...string) string {
 // static dummies so the SDK never asks the instance metadata service for any.
 func Clients(ctx context.Context, c Config) (*dynamodb.Client, *sqs.Client, error) {
 	opts := []func(*config.LoadOptions) error{config.WithRegion(c.Region),
-		config.WithHTTPClient(&http.Client{Timeout: 30 * time.Second})}
+		config.WithHTTPClient(awshttp.NewBuildableClient().WithTimeout(30 * time.Second))}
 	if c.DynamoEndpoint != "" || c.SQSEndpoint != "" {
 		opts = append(opts, config.WithCredentialsProvider(
 			credentials.NewStaticCredentialsProvider("local", "local", "")),
