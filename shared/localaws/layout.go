@@ -116,6 +116,9 @@ func (l *layout) javaArgs(port int, dbPath string) []string {
 		"-Djava.library.path=" + lib,
 		// Plain IPv4 sockets, so the listener shows as 127.0.0.1 rather than ::ffff:127.0.0.1.
 		"-Djava.net.preferIPv4Stack=true",
+		// A test database needs a fast start more than peak throughput: C1 only and the serial
+		// collector cut startup by about a third on two cores and use less memory.
+		"-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC",
 		"-cp", cp,
 		"LoopbackDynamoDB",
 		"-port", fmt.Sprint(port),

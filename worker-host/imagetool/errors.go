@@ -57,6 +57,7 @@ var stderrCodes = []struct {
 	{"No such file or directory", domain.CodeInputNotFound},
 	{"truncated", domain.CodeInputIncomplete},
 	{"after end of file", domain.CodeInputIncomplete},
+	{"after EOF", domain.CodeInputIncomplete},
 	{"error while reading", domain.CodeInputIncomplete},
 	{"Could not open", domain.CodeInputIncomplete},
 }
@@ -68,6 +69,19 @@ func classify(stderr string, fallback domain.ResultCode) domain.ResultCode {
 		}
 	}
 	return fallback
+}
+
+// reason picks the line of a tool's stderr that best says what went wrong: one naming a
+// truncation, which qemu-img often prints above a generic last line such as "Check failed:
+// Invalid argument", else the last line.
+func reason(stderr string) string {
+	for _, l := range strings.Split(stderr, "\n") {
+		if strings.Contains(l, "truncated") || strings.Contains(l, "after EOF") ||
+			strings.Contains(l, "after end of file") {
+			return strings.TrimSpace(l)
+		}
+	}
+	return LastLine(stderr)
 }
 
 // contextError reports why ctx ended in job terms: a deadline is a timeout, anything else a
@@ -91,7 +105,7 @@ func toolError(ctx context.Context, phase domain.Phase, what string, err error,
 	if !errors.As(err, &ee) {
 		return jobErr(phase, domain.CodeExecutionFailed, "%s: %s", what, names.clean(err.Error()))
 	}
-	line := strings.TrimPrefix(LastLine(ee.Stderr), "qemu-img: ")
+	line := strings.TrimPrefix(reason(ee.Stderr), "qemu-img: ")
 	if line == "" {
 		line = ee.State
 	}

@@ -1,0 +1,47 @@
+package executor
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/hyper2kvm/controlplane/shared/domain"
+	"github.com/hyper2kvm/controlplane/worker-host/agent"
+)
+
+// inspectReport is what an inspect job writes: what qemu-img sees of the image.
+type inspectReport struct {
+	JobID       string `json:"job_id"`
+	Image       string `json:"image"`
+	Format      string `json:"format"`
+	Subformat   string `json:"subformat,omitempty"`
+	VirtualSize int64  `json:"virtual_size_bytes"`
+	ActualSize  int64  `json:"actual_size_bytes"`
+	Dirty       bool   `json:"dirty"`
+}
+
+func (e *Executor) inspect(ctx context.Context, spec domain.JobSpec, src string,
+	report agent.Reporter) (domain.Result, error) {
+	report(domain.PhaseInspection, 10, "reading image metadata", nil)
+	info, err := e.Tool.Preflight(ctx, src, spec.Image.Format)
+	if err != nil {
+		return domain.Result{}, err
+	}
+	rep := inspectReport{JobID: spec.JobID, Image: src, Format: info.Format,
+		Subformat: info.Subformat, VirtualSize: info.VirtualSize, ActualSize: info.ActualSize,
+		Dirty: info.Dirty}
+	path, err := e.Roots.ResolveOutput("artifacts.output_path",
+		filepath.Join(e.OutputRoot, spec.JobID+".inspect.json"))
+	if err != nil {
+		return domain.Result{}, err
+	}
+	data, _ := json.MarshalIndent(rep, "", "  ")
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		return domain.Result{}, fmt.Errorf("write inspection report: %w", err)
+	}
+	return domain.Result{Outputs: domain.Outputs{Report: path}, Metrics: map[string]any{
+		"virtual_size_bytes": info.VirtualSize, "source_format": info.Format,
+		"disk_read_bytes": info.ActualSize}}, nil
+}
