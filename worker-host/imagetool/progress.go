@@ -16,9 +16,10 @@ const maxRecord = 64
 // the unfinished record between writes. It passes on only values that rise, within 0..100.
 // It is an io.Writer for the tool's stdout and is not safe for concurrent use.
 type ProgressParser struct {
-	emit    func(pct float64)
-	partial []byte
-	last    float64
+	emit     func(pct float64)
+	partial  []byte
+	skipping bool // inside an overlong record, until the next separator
+	last     float64
 }
 
 // NewProgressParser returns a parser that calls emit with each new, higher percentage.
@@ -34,11 +35,13 @@ func (p *ProgressParser) Write(b []byte) (int, error) {
 		if i < 0 {
 			break
 		}
-		p.record(append(p.partial, b[:i]...))
-		p.partial, b = p.partial[:0], b[i+1:]
+		if !p.skipping {
+			p.record(append(p.partial, b[:i]...))
+		}
+		p.partial, p.skipping, b = p.partial[:0], false, b[i+1:]
 	}
-	if len(p.partial)+len(b) > maxRecord {
-		p.partial = p.partial[:0] // not progress; resynchronise at the next separator
+	if p.skipping || len(p.partial)+len(b) > maxRecord {
+		p.partial, p.skipping = p.partial[:0], true // not progress; wait for a separator
 		return n, nil
 	}
 	p.partial = append(p.partial, b...)
@@ -47,11 +50,16 @@ func (p *ProgressParser) Write(b []byte) (int, error) {
 
 // Flush reads a last record that had no separator after it.
 func (p *ProgressParser) Flush() {
-	p.record(p.partial)
-	p.partial = p.partial[:0]
+	if !p.skipping {
+		p.record(p.partial)
+	}
+	p.partial, p.skipping = p.partial[:0], false
 }
 
 func (p *ProgressParser) record(r []byte) {
+	if len(r) > maxRecord {
+		return
+	}
 	pct, ok := parseRecord(r)
 	if ok && pct > p.last {
 		p.last = pct
