@@ -42,8 +42,8 @@ func (s *Store) countUpdate(o *domain.Outcome) *types.Update {
 		}
 	}
 	return &types.Update{TableName: &s.tables.Jobs,
-		Key:              map[string]types.AttributeValue{"job_id": str(countersID)},
-		UpdateExpression: aws.String("ADD " + strings.Join(adds, ", ")),
+		Key:                      map[string]types.AttributeValue{"job_id": str(countersID)},
+		UpdateExpression:         aws.String("ADD " + strings.Join(adds, ", ")),
 		ExpressionAttributeNames: names, ExpressionAttributeValues: vals}
 }
 

@@ -41,7 +41,7 @@ func (s *Store) GetWorker(ctx context.Context, id string) (domain.Worker, error)
 // ListWorkers reads every worker through the kind index.
 func (s *Store) ListWorkers(ctx context.Context) ([]domain.Worker, error) {
 	in := &dynamodb.QueryInput{TableName: &s.tables.Workers, IndexName: aws.String(IndexByKind),
-		KeyConditionExpression: aws.String("kind = :k"),
+		KeyConditionExpression:    aws.String("kind = :k"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":k": str("worker")}}
 	var out []domain.Worker
 	for {

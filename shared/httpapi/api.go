@@ -22,8 +22,11 @@ const MaxBodyBytes = 1 << 20
 type Options struct {
 	Auth         Authenticator
 	StreamTokens *StreamSigner
-	// PublicBaseURL prefixes stream_url; empty means "from the request's Host".
+	// PublicBaseURL prefixes stream_url; empty means BaseURL, then the request's Host.
 	PublicBaseURL string
+	// BaseURL derives the public base URL from a request (behind API Gateway, its domain
+	// and stage); an empty answer falls back to the request's Host.
+	BaseURL func(*http.Request) string
 	// AllowedOrigins is the CORS allow-list; empty allows no cross-origin caller.
 	AllowedOrigins []string
 	Metrics        http.Handler

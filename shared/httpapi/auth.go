@@ -115,7 +115,7 @@ func (a *API) cors(next http.Handler) http.Handler {
 			h.Set("Access-Control-Allow-Origin", origin)
 			h.Add("Vary", "Origin")
 			h.Set("Access-Control-Allow-Headers",
-				"Authorization, Content-Type, Last-Event-ID, X-Lease-Token")
+				"Authorization, Content-Type, Last-Event-ID, X-Lease-Token, X-Api-Key")
 			h.Set("Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS")
 			h.Set("Access-Control-Max-Age", "600")
 		}

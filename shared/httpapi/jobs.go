@@ -58,6 +58,11 @@ func (a *API) baseURL(r *http.Request) string {
 	if a.opts.PublicBaseURL != "" {
 		return strings.TrimRight(a.opts.PublicBaseURL, "/")
 	}
+	if a.opts.BaseURL != nil {
+		if u := a.opts.BaseURL(r); u != "" {
+			return u
+		}
+	}
 	scheme := "http"
 	if r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https" {
 		scheme = "https"

@@ -201,7 +201,7 @@ func (a *API) health(w http.ResponseWriter, r *http.Request) error {
 		service.Health
 		Error envelopeBody `json:"error"`
 	}{h, envelopeBody{Code: code, Type: domain.KindUnavailable, Path: r.URL.Path,
-		Message: "a dependency is unreachable: " + strings.Join(h.Problems, ", "),
+		Message:   "a dependency is unreachable: " + strings.Join(h.Problems, ", "),
 		Timestamp: now()}})
 }
 

@@ -7,10 +7,12 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"net/http"
 	"os"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/awslabs/aws-lambda-go-api-proxy/core"
 
 	"github.com/hyper2kvm/controlplane/shared/awsenv"
 	"github.com/hyper2kvm/controlplane/shared/domain"
@@ -22,49 +24,68 @@ import (
 
 // build reads the configuration and wires the service, exiting on a bad configuration so the
 // function fails at init where the error is plain to see.
-func build() (*service.Service, *slog.Logger) {
+func build() (*service.Service, *slog.Logger, func(string) string) {
+	ctx := context.Background()
 	log := awsenv.Logger()
 	cfg, err := awsenv.FromEnv(os.Getenv)
 	if err != nil {
-		log.Error("configuration", "error", err)
-		os.Exit(2)
+		fail(log, "configuration", err)
 	}
-	svc, err := awsenv.Build(context.Background(), cfg, log)
+	getenv, err := awsenv.ResolveParameters(ctx, cfg, os.Getenv, "STREAM_TOKEN_SECRET",
+		"METRICS_SCRAPE_TOKEN")
 	if err != nil {
-		log.Error("start", "error", err)
-		os.Exit(1)
+		fail(log, "configuration", err)
 	}
-	return svc, log
+	svc, err := awsenv.Build(ctx, cfg, log)
+	if err != nil {
+		fail(log, "start", err)
+	}
+	return svc, log, getenv
 }
 
-func api(svc *service.Service, log *slog.Logger) *httpapi.API {
-	opts, err := awsenv.APIOptions(os.Getenv)
+func fail(log *slog.Logger, what string, err error) {
+	log.Error(what, "error", err)
+	os.Exit(2)
+}
+
+func api(svc *service.Service, log *slog.Logger, getenv func(string) string) *httpapi.API {
+	opts, err := awsenv.APIOptions(getenv)
 	if err != nil {
-		log.Error("configuration", "error", err)
-		os.Exit(2)
+		fail(log, "configuration", err)
 	}
-	opts.Auth = httpapi.GatewayAuth{MetricsToken: os.Getenv("METRICS_TOKEN"),
+	opts.Auth = httpapi.GatewayAuth{MetricsToken: getenv("METRICS_SCRAPE_TOKEN"),
 		Streams: opts.StreamTokens}
 	opts.Metrics = metrics.Handler(svc, log)
+	opts.BaseURL = gatewayBaseURL
 	return httpapi.New(svc, log, opts)
+}
+
+// gatewayBaseURL is the public URL of the API a request came through, stage included,
+// which stream_url needs and which the template cannot pass in without a cycle.
+func gatewayBaseURL(r *http.Request) string {
+	gw, ok := core.GetAPIGatewayContextFromContext(r.Context())
+	if !ok || gw.DomainName == "" {
+		return ""
+	}
+	return "https://" + gw.DomainName + "/" + gw.Stage
 }
 
 // ServeRoute runs the function behind one REST route.
 func ServeRoute(name string) {
-	svc, log := build()
-	h := api(svc, log).RouteHandler(name)
+	svc, log, getenv := build()
+	h := api(svc, log, getenv).RouteHandler(name)
 	lambda.Start(lambdaglue.Proxy(h))
 }
 
 // ServeStream runs the function behind the SSE route with response streaming.
 func ServeStream(name string) {
-	svc, log := build()
-	lambda.Start(lambdaglue.Stream(api(svc, log).RouteHandler(name)))
+	svc, log, getenv := build()
+	lambda.Start(lambdaglue.Stream(api(svc, log, getenv).RouteHandler(name)))
 }
 
 // ServeSweeper runs the scheduled function that recovers expired leases and lost messages.
 func ServeSweeper() {
-	svc, log := build()
+	svc, log, _ := build()
 	lambda.Start(func(ctx context.Context, _ events.CloudWatchEvent) (service.SweepReport, error) {
 		rep, err := svc.Sweep(ctx)
 		if err != nil {
@@ -77,7 +98,7 @@ func ServeSweeper() {
 // ServeDeadLetters runs the function that fails the jobs of dead-lettered messages,
 // reporting per-message failures so that only those are retried.
 func ServeDeadLetters() {
-	svc, log := build()
+	svc, log, _ := build()
 	lambda.Start(func(ctx context.Context, ev events.SQSEvent) (events.SQSEventResponse, error) {
 		return HandleDeadLetters(ctx, svc, lambdaglue.WithRequestID(ctx, log), ev), nil
 	})

@@ -66,7 +66,7 @@ func Run(ctx context.Context, o Options) error {
 func provision(ctx context.Context, ep localaws.Endpoints) ([]string, error) {
 	cfg := awsenv.Config{Region: "us-east-1", DynamoEndpoint: ep.DynamoEndpoint,
 		SQSEndpoint: ep.SQSEndpoint,
-		Tables: dynamo.Tables{Jobs: "h2k-jobs", Events: "h2k-events", Workers: "h2k-workers"}}
+		Tables:      dynamo.Tables{Jobs: "h2k-jobs", Events: "h2k-events", Workers: "h2k-workers"}}
 	db, q, err := awsenv.Clients(ctx, cfg)
 	if err != nil {
 		return nil, err
