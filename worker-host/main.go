@@ -45,7 +45,7 @@ func main() {
 	if err != nil {
 		fail("configuration", err)
 	}
-	tool, err := imagetool.New(imagetool.Config{Logger: log})
+	tool, err := imagetool.New(imagetool.Config{Logger: log, ProgressInterval: 200 * time.Millisecond})
 	if err != nil {
 		fail("qemu-img", err)
 	}

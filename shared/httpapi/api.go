@@ -82,22 +82,43 @@ func (a *API) RouteHandler(name string) http.Handler {
 func (a *API) mux(routes []Route) http.Handler {
 	mux := http.NewServeMux()
 	hs := a.handlers()
-	paths := map[string][]string{}
 	for _, rt := range routes {
 		mux.Handle(rt.Method+" "+rt.Path, a.wrap(rt, hs[rt.Name]))
-		paths[rt.Path] = append(paths[rt.Path], rt.Method)
 	}
-	for p, methods := range paths {
-		mux.Handle(p, a.wrapErr(func(w http.ResponseWriter, r *http.Request) error {
+	mux.Handle("/", a.wrapErr(func(w http.ResponseWriter, r *http.Request) error {
+		if methods := allowed(routes, r.URL.Path); len(methods) > 0 {
 			w.Header().Set("Allow", strings.Join(methods, ", "))
 			return domain.Errorf(domain.KindMethodNotAllowed, "%s is not allowed on %s",
 				r.Method, r.URL.Path)
-		}))
-	}
-	mux.Handle("/", a.wrapErr(func(_ http.ResponseWriter, r *http.Request) error {
+		}
 		return domain.Errorf(domain.KindNotFound, "no route for %s %s", r.Method, r.URL.Path)
 	}))
 	return a.cors(mux)
+}
+
+// allowed lists the methods the routes accept on path, for a 405's Allow header.
+func allowed(routes []Route, path string) []string {
+	var out []string
+	for _, rt := range routes {
+		if matchPath(rt.Path, path) {
+			out = append(out, rt.Method)
+		}
+	}
+	return out
+}
+
+// matchPath matches a concrete path against a pattern with {name} segments.
+func matchPath(pattern, path string) bool {
+	ps, xs := strings.Split(pattern, "/"), strings.Split(path, "/")
+	if len(ps) != len(xs) {
+		return false
+	}
+	for i := range ps {
+		if ps[i] != xs[i] && !(strings.HasPrefix(ps[i], "{") && xs[i] != "") {
+			return false
+		}
+	}
+	return true
 }
 
 // wrap adds authentication, the body limit and the error envelope to a route.

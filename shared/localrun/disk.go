@@ -11,7 +11,7 @@ import (
 )
 
 // MakeTestDisk writes a VMDK of the given virtual size whose content is known and not zero:
-// a 1 MiB block of a seeded pattern every 4 MiB, holes in between, so a conversion has real
+// a 1 MiB block of a seeded pattern every 2 MiB, holes in between, so a conversion has real
 // data to move and a comparison has something to disagree about. It returns the VMDK path.
 func MakeTestDisk(ctx context.Context, dir string, virtualSize int64) (string, error) {
 	raw := filepath.Join(dir, "source.raw")
@@ -29,7 +29,7 @@ func MakeTestDisk(ctx context.Context, dir string, virtualSize int64) (string, e
 
 const (
 	blockSize = 1 << 20
-	stride    = 4 << 20
+	stride    = 2 << 20
 )
 
 func writePattern(path string, size int64) error {

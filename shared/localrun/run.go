@@ -39,7 +39,12 @@ type Options struct {
 // Run does the whole demonstration; it returns an error unless the job COMPLETED and its
 // output was verified equal to the source.
 func Run(ctx context.Context, o Options) error {
-	dir := filepath.Join(o.RepoRoot, ".local", "run")
+	root, err := filepath.Abs(o.RepoRoot)
+	if err != nil {
+		return fmt.Errorf("repo root: %w", err)
+	}
+	o.RepoRoot = root
+	dir := filepath.Join(root, ".local", "run")
 	if err := os.RemoveAll(dir); err != nil {
 		return fmt.Errorf("clear %s: %w", dir, err)
 	}

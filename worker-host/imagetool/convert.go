@@ -31,7 +31,9 @@ type ConvertResult struct {
 
 // Convert runs Preflight on the source, then qemu-img convert into a temporary file next to
 // Dst, which is renamed into place only on success; on failure or cancel nothing is left
-// behind. onProgress, which may be nil, gets rising percentages, throttled, ending with 100.
+// behind. onProgress, which may be nil, gets rising percentages, throttled, ending with 100;
+// it runs on the goroutine reading the tool's output, one call at a time, never after
+// Convert returns.
 func (t *Tool) Convert(ctx context.Context, req ConvertRequest,
 	onProgress func(pct float64)) (ConvertResult, error) {
 	if err := req.validate(); err != nil {

@@ -12,9 +12,8 @@ import (
 
 const gib = 1 << 30
 
-// memoryGB reads MemTotal. It is rounded to the nearest GiB: the kernel keeps some memory
-// for itself, so a 32 GiB host reports a little less, and jobs asking for 32 must still
-// match it.
+// memoryGB reads MemTotal, rounded to the nearest GiB. MemTotal leaves out what firmware
+// and kernel reserve, so a host reports a little under its nominal size.
 func (h host) memoryGB(ctx context.Context) int {
 	data, err := os.ReadFile(h.path("/proc/meminfo"))
 	if err != nil {
