@@ -120,6 +120,12 @@ func (j *Job) Finish(token string, r Result, backoff time.Duration, now time.Tim
 	}
 	r.JobID, r.WorkerID, r.RetryAttempt = j.JobID, j.WorkerID, j.Attempt-1
 	r.CompletedAt = now.UTC()
+	if j.State == StateAssigned {
+		// The worker ran (and maybe failed at once) without reporting progress first.
+		if err := j.MoveTo(StateRunning, now, "worker reported its result"); err != nil {
+			return Event{}, err
+		}
+	}
 	if j.CancelRequested && r.Status == StateFailed {
 		return j.end(StateCancelled, cancelledResult(r), now)
 	}

@@ -31,8 +31,10 @@ var AllStates = []State{
 var transitions = map[State][]State{
 	StateCreated:   {StateValidated, StateCancelled},
 	StateValidated: {StateQueued, StateCancelled},
-	StateQueued:    {StateAssigned, StateCancelled},
-	StateAssigned:  {StateRunning, StateQueued, StateCancelled},
+	// Ours beyond the protocol's table: QUEUED and ASSIGNED may end FAILED without running,
+	// for a job whose message was dead-lettered or whose workers kept vanishing.
+	StateQueued:   {StateAssigned, StateCancelled, StateFailed},
+	StateAssigned: {StateRunning, StateQueued, StateCancelled, StateFailed},
 	StateRunning: {StateProgressing, StateCompleted, StateFailed, StateRetrying,
 		StateQueued, StateCancelled},
 	StateProgressing: {StateProgressing, StateCompleted, StateFailed, StateRetrying,
