@@ -1,5 +1,6 @@
 // Command h2k-server runs the whole job API locally on 127.0.0.1, on the same handlers as the
-// Lambda functions, configured by the same environment variables plus H2K_LISTEN.
+// Lambda functions, configured by the same environment variables plus H2K_LISTEN and
+// H2K_SWEEP_SECONDS (how often the sweeper runs; default 5).
 package main
 
 import (
@@ -7,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/hyper2kvm/controlplane/shared/awsenv"
 	"github.com/hyper2kvm/controlplane/shared/httpapi"
@@ -39,7 +41,12 @@ func main() {
 	if addr == "" {
 		addr = "127.0.0.1:8080"
 	}
-	srv, err := localserver.New(svc, api.Handler(), localserver.Config{Addr: addr}, log)
+	sweep, err := time.ParseDuration(os.Getenv("H2K_SWEEP_SECONDS") + "s")
+	if err != nil {
+		sweep = 0 // default
+	}
+	srv, err := localserver.New(svc, api.Handler(), localserver.Config{Addr: addr,
+		SweepEvery: sweep}, log)
 	if err == nil {
 		err = srv.Run(ctx)
 	}
