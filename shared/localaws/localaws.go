@@ -165,7 +165,7 @@ func (s *Services) RestartDynamo(ctx context.Context) error {
 	if s.stopped {
 		return errors.New("restart dynamodb: services stopped")
 	}
-	if err := s.dynamo.stop(); err != nil {
+	if err := s.dynamo.stop(s.log); err != nil {
 		return fmt.Errorf("restart dynamodb: %w", err)
 	}
 	var err error
@@ -191,7 +191,7 @@ func (s *Services) Stop() error {
 	var errs []error
 	for _, p := range []*proc{s.dynamo, s.sqs} {
 		if p != nil {
-			errs = append(errs, p.stop())
+			errs = append(errs, p.stop(s.log))
 		}
 	}
 	s.log.Info("local aws services stopped")

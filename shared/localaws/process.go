@@ -65,16 +65,22 @@ func (p *proc) exited() bool {
 }
 
 // stop asks the process group to exit, kills it after stopGrace, and waits for the reaper.
-func (p *proc) stop() error {
+func (p *proc) stop(log *slog.Logger) error {
 	if p.exited() {
 		return nil
 	}
+	began := time.Now()
+	defer func() {
+		log.Debug("service process stopped", "service", p.name,
+			"duration", time.Since(began).Round(time.Millisecond))
+	}()
 	signalGroup(p.cmd.Process, syscall.SIGTERM)
 	select {
 	case <-p.done:
 		return nil
 	case <-time.After(stopGrace):
 	}
+	log.Warn("service ignored SIGTERM, killing it", "service", p.name, "grace", stopGrace)
 	signalGroup(p.cmd.Process, syscall.SIGKILL)
 	select {
 	case <-p.done:

@@ -199,8 +199,11 @@ func (s *Service) Health(ctx context.Context) Health {
 			}
 		}
 	}
-	if jobs, err := s.activeJobs(ctx, func(domain.Job) bool { return true }); err == nil {
-		h.ActiveJobs = len(jobs)
+	for _, st := range []domain.State{domain.StateAssigned, domain.StateRunning,
+		domain.StateProgressing} {
+		if n, err := s.store.CountJobs(ctx, st); err == nil {
+			h.ActiveJobs += n
+		}
 	}
 	return h
 }

@@ -16,9 +16,12 @@ import (
 // Named conditions a caller may branch on with errors.Is. Each comes joined with the
 // *domain.JobError that reports it, so errors.As finds the job error as well.
 var (
-	ErrBackingFile  = errors.New("image has a backing file")
+	// ErrBackingFile: the image is an overlay; alone it is not the whole disk.
+	ErrBackingFile = errors.New("image has a backing file")
+	// ErrExternalFile: a VMDK extent or qcow2 data file lies outside the image's folder.
 	ErrExternalFile = errors.New("image refers to a file outside its folder")
-	ErrUnsafeEntry  = errors.New("unsafe archive entry")
+	// ErrUnsafeEntry: an OVA member could write outside the extraction folder.
+	ErrUnsafeEntry = errors.New("unsafe archive entry")
 )
 
 // maxMessage bounds a job error message: it is stored, sent to clients and shown in UIs.
@@ -98,8 +101,8 @@ func contextError(ctx context.Context, phase domain.Phase) *domain.JobError {
 // paths the job used to the short names clients may see.
 func toolError(ctx context.Context, phase domain.Phase, what string, err error,
 	fallback domain.ResultCode, names pathNames) *domain.JobError {
-	if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
-		return contextError(ctx, phase)
+	if ctx.Err() != nil {
+		return contextError(ctx, phase) // a stopped job is cancelled, whatever the tool said
 	}
 	var ee *ExitError
 	if !errors.As(err, &ee) {

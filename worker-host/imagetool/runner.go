@@ -41,6 +41,7 @@ type ExitError struct {
 	Stderr string // the tail of stderr
 }
 
+// Error names the tool, how it ended and its last stderr line.
 func (e *ExitError) Error() string {
 	return fmt.Sprintf("%s: %s: %s", e.Name, e.State, LastLine(e.Stderr))
 }
