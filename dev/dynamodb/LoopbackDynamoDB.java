@@ -1,4 +1,5 @@
 import java.lang.reflect.Field;
+import java.util.Arrays;
 
 import org.eclipse.jetty.server.Connector;
 import org.eclipse.jetty.server.Server;
@@ -16,16 +17,18 @@ import software.amazon.dynamodb.services.local.server.DynamoDBProxyServer;
  * or one it cannot restrict, so a change inside the jar fails loudly instead of exposing the
  * database.
  *
- * <p>Telemetry is never configured here (the jar's own main does that), and the Go harness also
- * passes -disableTelemetry and DDB_LOCAL_TELEMETRY=0.
+ * <p>Telemetry is on by default in DynamoDB Local. This launcher adds -disableTelemetry when the
+ * caller left it out, and the Go harness also sets DDB_LOCAL_TELEMETRY=0.
  */
 public final class LoopbackDynamoDB {
     private static final String HOST = "127.0.0.1";
+    private static final String NO_TELEMETRY = "-disableTelemetry";
 
     private LoopbackDynamoDB() {}
 
     public static void main(String[] args) throws Exception {
-        DynamoDBProxyServer proxy = ServerRunner.createServerFromCommandLineArgs(args);
+        String[] serverArgs = withoutTelemetry(args);
+        DynamoDBProxyServer proxy = ServerRunner.createServerFromCommandLineArgs(serverArgs);
         Server jetty = jettyOf(proxy);
         int bound = restrictToLoopback(jetty);
         if (bound == 0) {
@@ -35,6 +38,15 @@ public final class LoopbackDynamoDB {
         proxy.start();
         System.out.println("LoopbackDynamoDB listening on " + HOST + " (" + bound + " connector)");
         proxy.join();
+    }
+
+    private static String[] withoutTelemetry(String[] args) {
+        if (Arrays.asList(args).contains(NO_TELEMETRY)) {
+            return args;
+        }
+        String[] out = Arrays.copyOf(args, args.length + 1);
+        out[args.length] = NO_TELEMETRY;
+        return out;
     }
 
     private static Server jettyOf(DynamoDBProxyServer proxy) throws IllegalAccessException {

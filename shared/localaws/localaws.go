@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"strconv"
 	"sync"
 	"time"
@@ -109,31 +110,41 @@ type Services struct {
 // Start launches DynamoDB Local and fauxqs on 127.0.0.1 and returns once both answer an API
 // call. ctx bounds startup only: the services run until Stop, whatever happens to ctx.
 func Start(ctx context.Context, opts Options) (*Services, error) {
-	opts = opts.withDefaults()
+	s, err := newServices(opts.withDefaults())
+	if err != nil {
+		return nil, err
+	}
+	if err := s.start(ctx); err != nil {
+		return nil, errors.Join(err, s.Stop())
+	}
+	return s, nil
+}
+
+// newServices checks prerequisites and settles ports and the data directory; nothing runs yet.
+func newServices(opts Options) (*Services, error) {
 	lay, err := findLayout(opts.RepoRoot)
 	if err != nil {
 		return nil, err
 	}
-	dport, sport, err := pickPorts(opts.DynamoPort, opts.SQSPort)
-	if err != nil {
+	if opts.DynamoDBPath != "" {
+		if err := os.MkdirAll(opts.DynamoDBPath, 0o755); err != nil {
+			return nil, fmt.Errorf("create dynamodb data dir: %w", err)
+		}
+	}
+	if opts.DynamoPort, opts.SQSPort, err = pickPorts(opts.DynamoPort, opts.SQSPort); err != nil {
 		return nil, err
 	}
-	opts.DynamoPort, opts.SQSPort = dport, sport
-	s := &Services{
+	return &Services{
 		Endpoints: Endpoints{
-			DynamoEndpoint: loopbackURL(dport),
-			SQSEndpoint:    loopbackURL(sport),
+			DynamoEndpoint: loopbackURL(opts.DynamoPort),
+			SQSEndpoint:    loopbackURL(opts.SQSPort),
 		},
 		opts: opts,
 		lay:  lay,
 		log:  opts.Logger,
 		// No keep-alives: readiness probes leave no idle connections or goroutines behind.
 		client: &http.Client{Transport: &http.Transport{DisableKeepAlives: true}},
-	}
-	if err := s.start(ctx); err != nil {
-		return nil, errors.Join(err, s.Stop())
-	}
-	return s, nil
+	}, nil
 }
 
 func (s *Services) start(ctx context.Context) error {
@@ -165,8 +176,10 @@ func (s *Services) RestartDynamo(ctx context.Context) error {
 	if s.stopped {
 		return errors.New("restart dynamodb: services stopped")
 	}
-	if err := s.dynamo.stop(s.log); err != nil {
-		return fmt.Errorf("restart dynamodb: %w", err)
+	if s.dynamo != nil { // nil after a failed relaunch
+		if err := s.dynamo.stop(s.log); err != nil {
+			return fmt.Errorf("restart dynamodb: %w", err)
+		}
 	}
 	var err error
 	if s.dynamo, err = s.launchDynamo(); err != nil {

@@ -96,7 +96,16 @@ func (p *proc) exitError() error {
 	if err == nil {
 		err = errors.New("exit status 0")
 	}
-	return fmt.Errorf("exited early: %w\n%s", err, p.out.String())
+	return p.withOutput(fmt.Errorf("exited early: %w", err))
+}
+
+// withOutput appends the last lines the process printed, which usually say what went wrong.
+func (p *proc) withOutput(err error) error {
+	out := p.out.String()
+	if out == "" {
+		return err
+	}
+	return fmt.Errorf("%w; %s said:\n%s", err, p.name, out)
 }
 
 // outputTail logs each line a service prints at debug level and keeps the last few for error

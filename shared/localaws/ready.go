@@ -45,13 +45,13 @@ func (s *Services) waitReady(ctx context.Context, checks ...check) error {
 	defer tick.Stop()
 	for {
 		var pending []check
-		var last error
+		var lastErr error
 		for _, c := range checks {
 			if c.p.exited() {
 				return fmt.Errorf("start %s: %w", c.p.name, c.p.exitError())
 			}
-			if last = probeOnce(ctx, c.probe); last != nil {
-				pending = append(pending, c)
+			if err := probeOnce(ctx, c.probe); err != nil {
+				pending, lastErr = append(pending, c), err
 				continue
 			}
 			s.log.Debug("service ready", "service", c.p.name,
@@ -62,9 +62,9 @@ func (s *Services) waitReady(ctx context.Context, checks ...check) error {
 		}
 		select {
 		case <-ctx.Done():
-			c := checks[0]
-			return fmt.Errorf("start %s: no answer (last: %w): %w\n%s",
-				c.p.name, last, ctx.Err(), c.p.out.String())
+			c := checks[len(checks)-1] // the one lastErr came from
+			return c.p.withOutput(fmt.Errorf("start %s: no answer: %w (last probe: %v)",
+				c.p.name, ctx.Err(), lastErr))
 		case <-tick.C:
 		}
 	}

@@ -25,9 +25,9 @@ var shared struct {
 
 // ForTests returns endpoints for an integration test. It reuses the services named by
 // H2K_DYNAMODB_ENDPOINT and H2K_SQS_ENDPOINT (as cmd/localaws exports them, so one set serves
-// a whole `go test ./...`), or else starts one set per test binary, stopped by RunTests.
-// When services cannot start, the test is skipped with the reason, or fails if
-// H2K_REQUIRE_SERVICES=1.
+// a whole `go test ./...`), or else starts one set per test binary, stopped by RunTests (on
+// Linux the kernel also ends them when the test binary exits without it). When services
+// cannot start, the test is skipped with the reason, or fails if H2K_REQUIRE_SERVICES=1.
 func ForTests(tb testing.TB) Endpoints {
 	tb.Helper()
 	ep, ok, err := endpointsFromEnv()

@@ -91,8 +91,6 @@ func matchFormat(info ImageInfo, declared string) error {
 // checkReport is the part of `qemu-img check --output=json` we read.
 type checkReport struct {
 	Corruptions int `json:"corruptions"`
-	Leaks       int `json:"leaks"`
-	CheckErrors int `json:"check-errors"`
 }
 
 // Exit statuses of qemu-img check that do not mean damage: leaked clusters waste space but

@@ -1,0 +1,10 @@
+package e2e
+
+import (
+	"os"
+	"testing"
+
+	"github.com/hyper2kvm/controlplane/shared/localaws"
+)
+
+func TestMain(m *testing.M) { os.Exit(localaws.RunTests(m)) }
