@@ -3,6 +3,8 @@ package domain
 import (
 	"encoding/json"
 	"fmt"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -139,7 +141,29 @@ func ParseResult(data []byte) (Result, error) {
 		return Result{}, Invalid([]FieldError{{Field: "error.code",
 			Message: "is required when status is FAILED"}})
 	}
+	if r.Error != nil {
+		if f := r.Error.validate(); f != nil {
+			return Result{}, Invalid([]FieldError{*f})
+		}
+	}
 	return r, nil
+}
+
+var codePattern = regexp.MustCompile(`^[A-Z][A-Z0-9_]{0,63}$`)
+
+// validate keeps result codes and phases within their vocabularies: a code becomes a metric
+// label, so free text there would split dashboards and grow series without bound.
+func (e *JobError) validate() *FieldError {
+	if e.Code != "" && !codePattern.MatchString(string(e.Code)) {
+		return &FieldError{Field: "error.code", Message: "must be UPPER_SNAKE, at most 64 characters"}
+	}
+	if e.Phase != "" && !slices.Contains(phases, e.Phase) {
+		return &FieldError{Field: "error.phase", Message: fmt.Sprintf("must be one of %v", phases)}
+	}
+	if len(e.Message) > 4096 {
+		return &FieldError{Field: "error.message", Message: "must be at most 4096 bytes"}
+	}
+	return nil
 }
 
 // Summary is the short form of a job sent in an SSE "complete" event.

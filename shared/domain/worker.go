@@ -124,8 +124,11 @@ func (r *Registration) Validate() []FieldError {
 			f = append(f, FieldError{Field: name, Message: "must be between 0 and 1048576"})
 		}
 	}
-	if len(r.Hostname) > 255 || len(r.KernelVersion) > 255 {
-		f = append(f, FieldError{Field: "hostname", Message: "must be at most 255 characters"})
+	for name, v := range map[string]string{"hostname": r.Hostname,
+		"kernel_version": r.KernelVersion} {
+		if len(v) > 255 {
+			f = append(f, FieldError{Field: name, Message: "must be at most 255 characters"})
+		}
 	}
 	return f
 }

@@ -121,11 +121,23 @@ func matchPath(pattern, path string) bool {
 	return true
 }
 
+// queryNames are the query parameters each route accepts; any other is refused, so a typo
+// such as ?stat=FAILED is an error instead of a listing of everything.
+var queryNames = map[string][]string{
+	"submit-job":    {"queue"},
+	"list-jobs":     {"state", "limit", "next"},
+	"list-events":   {"after", "since", "limit"},
+	"stream-events": {"access_token", "last_event_id"},
+}
+
 // wrap adds authentication, the body limit and the error envelope to a route.
 func (a *API) wrap(rt Route, h handlerFunc) http.Handler {
 	return a.wrapErr(func(w http.ResponseWriter, r *http.Request) error {
 		caller, err := a.opts.Auth.Authenticate(r, rt)
 		if err != nil {
+			return err
+		}
+		if err := queryParams(r, queryNames[rt.Name]...).err(); err != nil {
 			return err
 		}
 		r = r.WithContext(withCaller(r.Context(), caller))

@@ -139,6 +139,8 @@ func (a *API) cors(next http.Handler) http.Handler {
 type GatewayAuth struct {
 	MetricsToken string
 	Streams      *StreamSigner
+	// Identify names the caller the gateway authenticated (API key id, user, role ARN).
+	Identify func(*http.Request) string
 }
 
 // Authenticate applies the two in-function checks and trusts the gateway for the rest.
@@ -151,6 +153,11 @@ func (g GatewayAuth) Authenticate(r *http.Request, rt Route) (string, error) {
 			return "", err
 		}
 		return "stream-token", nil
+	}
+	if g.Identify != nil {
+		if id := g.Identify(r); id != "" {
+			return id, nil
+		}
 	}
 	return "gateway", nil
 }

@@ -54,10 +54,31 @@ func api(svc *service.Service, log *slog.Logger, getenv func(string) string) *ht
 		fail(log, "configuration", err)
 	}
 	opts.Auth = httpapi.GatewayAuth{MetricsToken: getenv("METRICS_SCRAPE_TOKEN"),
-		Streams: opts.StreamTokens}
+		Streams: opts.StreamTokens, Identify: gatewayCaller}
 	opts.Metrics = metrics.Handler(svc, log)
 	opts.BaseURL = gatewayBaseURL
 	return httpapi.New(svc, log, opts)
+}
+
+// gatewayCaller names who the gateway let in, for audit.requested_by: the Cognito user, the
+// IAM identity, or the API key.
+func gatewayCaller(r *http.Request) string {
+	gw, ok := core.GetAPIGatewayContextFromContext(r.Context())
+	if !ok {
+		return ""
+	}
+	if claims, ok := gw.Authorizer["claims"].(map[string]any); ok {
+		if u, ok := claims["cognito:username"].(string); ok && u != "" {
+			return u
+		}
+	}
+	if gw.Identity.UserArn != "" {
+		return gw.Identity.UserArn
+	}
+	if gw.Identity.APIKeyID != "" {
+		return "api-key:" + gw.Identity.APIKeyID
+	}
+	return ""
 }
 
 // gatewayBaseURL is the public URL of the API a request came through, stage included,

@@ -29,7 +29,7 @@ func (s *Service) Submit(ctx context.Context, spec domain.JobSpec, queue bool) (
 	}
 	err := s.store.CreateJob(ctx, &job)
 	if errors.Is(err, domain.ErrAlreadyExists) {
-		return s.resubmit(ctx, spec)
+		return s.resubmit(ctx, spec, queue)
 	}
 	if err != nil {
 		return Submitted{}, fmt.Errorf("create job %s: %w", spec.JobID, err)
@@ -41,7 +41,9 @@ func (s *Service) Submit(ctx context.Context, spec domain.JobSpec, queue bool) (
 	return Submitted{Job: job, Created: true, QueuePosition: s.position(ctx, job)}, nil
 }
 
-func (s *Service) resubmit(ctx context.Context, spec domain.JobSpec) (Submitted, error) {
+// resubmit answers a submit whose id exists: the same job again (queued now if asked and it
+// was only validated before), or a conflict.
+func (s *Service) resubmit(ctx context.Context, spec domain.JobSpec, queue bool) (Submitted, error) {
 	old, err := s.getJob(ctx, spec.JobID)
 	if err != nil {
 		return Submitted{}, err
@@ -49,6 +51,11 @@ func (s *Service) resubmit(ctx context.Context, spec domain.JobSpec) (Submitted,
 	if !old.Spec.SameAs(spec) {
 		return Submitted{}, domain.Errorf(domain.KindConflict,
 			"job %s already exists with a different spec", spec.JobID)
+	}
+	if queue && old.State == domain.StateValidated {
+		if old, err = s.Queue(ctx, spec.JobID); err != nil {
+			return Submitted{}, err
+		}
 	}
 	return Submitted{Job: old, QueuePosition: s.position(ctx, old)}, nil
 }
@@ -139,8 +146,9 @@ func (s *Service) List(ctx context.Context, q domain.JobQuery) (domain.JobPage, 
 // Queue moves a job created without ?queue=true into the queue.
 func (s *Service) Queue(ctx context.Context, id string) (domain.Job, error) {
 	job, err := s.update(ctx, id, func(j *domain.Job) ([]domain.Event, error) {
-		if j.State == domain.StateQueued {
-			return nil, domain.Errorf(domain.KindInvalidTransition, "job %s is already QUEUED", id)
+		if j.State != domain.StateValidated {
+			return nil, domain.Errorf(domain.KindInvalidTransition,
+				"job %s is %s; only a VALIDATED job can be queued", id, j.State)
 		}
 		return nil, j.Enqueue(s.Now(), "queued on request")
 	})

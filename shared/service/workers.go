@@ -165,16 +165,21 @@ func (s *Service) Dequeue(ctx context.Context, r domain.Registration,
 	}
 }
 
+// touchWorker records the registration a dequeue carries, keeping the first registration
+// time, so the capabilities a worker polls with are the ones jobs are matched against.
 func (s *Service) touchWorker(ctx context.Context, r domain.Registration) (domain.Worker, error) {
-	w, err := s.store.GetWorker(ctx, r.WorkerID)
-	if errors.Is(err, domain.ErrNotFound) {
-		return s.Register(ctx, r)
-	}
-	if err != nil {
+	w := r.Worker(s.Now())
+	old, err := s.store.GetWorker(ctx, r.WorkerID)
+	switch {
+	case err == nil:
+		w.RegisteredAt, w.ActiveJobs = old.RegisteredAt, old.ActiveJobs
+	case !errors.Is(err, domain.ErrNotFound):
 		return w, fmt.Errorf("get worker %s: %w", r.WorkerID, err)
 	}
-	w.LastHeartbeat = s.Now()
-	return w, s.store.PutWorker(ctx, w)
+	if err := s.store.PutWorker(ctx, w); err != nil {
+		return w, fmt.Errorf("put worker %s: %w", r.WorkerID, err)
+	}
+	return w, nil
 }
 
 // Poll looks once at every queue w serves, in PollOrder, then long-polls the first of them
