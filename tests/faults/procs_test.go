@@ -89,7 +89,7 @@ func (c *child) showLog(t *testing.T) {
 		return
 	}
 	lines := bytes.Split(bytes.TrimSpace(b), []byte("\n"))
-	lines = lines[max(0, len(lines)-40):]
+	lines = lines[max(0, len(lines)-12):]
 	t.Logf("last lines of %s:\n%s", c.name, bytes.Join(lines, []byte("\n")))
 }
 

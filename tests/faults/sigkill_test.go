@@ -112,6 +112,11 @@ func killTrial(t *testing.T, at float64) {
 // files (it would go on writing a file nobody will use), then kills it.
 func checkNoStrayTools(t *testing.T, dir string) {
 	t.Helper()
+	// A tool tied to its worker's life needs a moment to receive its signal and exit.
+	deadline := time.Now().Add(2 * time.Second)
+	for len(procsUsing(dir)) > 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
 	for _, pid := range procsUsing(dir) {
 		t.Errorf("a tool outlived the SIGKILLed worker: pid %d: %s", pid, cmdlineOf(pid))
 	}
