@@ -15,6 +15,9 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// The first Ctrl-C lets the command stop cleanly; restoring the default then makes a
+	// second one end the process even where nothing watches ctx, such as a read of stdin.
+	context.AfterFunc(ctx, stop)
 	code := cli.Run(ctx, os.Args[1:], cli.OSEnv())
 	stop()
 	os.Exit(code)

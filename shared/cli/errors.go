@@ -41,6 +41,9 @@ type jobEnded struct {
 }
 
 func (e *jobEnded) Error() string {
+	if e.state == "" {
+		return fmt.Sprintf("job %s ended, but the API did not say in which state", e.id)
+	}
 	msg := fmt.Sprintf("job %s ended %s", e.id, e.state)
 	if e.reason != "" {
 		msg += ": " + e.reason

@@ -28,7 +28,7 @@ var commands = []command{
 	{"queue-job", "<job-id>", "queue a job submitted with --queue=false", runQueueJob},
 	{"events", "<job-id> [--after N] [--since T]", "print a job's progress events",
 		runEvents},
-	{"register", "<registration.json|->", "register a worker (a worker route: it takes a "+
+	{"register", "<registration.json|->", "register a worker (a worker route: it takes a " +
 		"worker token)", runRegister},
 	{"workers", "", "list workers", runWorkers},
 	{"queue", "", "show queue depths", runQueue},

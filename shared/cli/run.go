@@ -29,19 +29,22 @@ type Env struct {
 	Now func() time.Time
 	// HTTP replaces the client's HTTP client when set.
 	HTTP *http.Client
-	// Reconnects is how many failed stream reconnects in a row monitor tolerates; 0: 10.
+	// Reconnects is the reconnect limit monitor hands to client.Watch; 0 means 10.
 	Reconnects int
 }
 
 // OSEnv is the Env of the real process.
 func OSEnv() Env {
-	width, _ := strconv.Atoi(os.Getenv("COLUMNS"))
+	width := termWidth(os.Stdout)
+	if width <= 0 {
+		width, _ = strconv.Atoi(os.Getenv("COLUMNS"))
+	}
 	return Env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv,
 		TTY: isTerminal(os.Stdout) && os.Getenv("TERM") != "dumb", Width: width, Now: time.Now}
 }
 
-// isTerminal tells a terminal from a file or pipe without a terminal library: only
-// terminals are character devices among the things stdout is normally bound to.
+// isTerminal tells a terminal from a file or pipe without a terminal library: terminals
+// are character devices. So is /dev/null, where the difference cannot be seen.
 func isTerminal(f *os.File) bool {
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0

@@ -40,8 +40,11 @@ func (j *Job) LeaseExpired(now time.Time) bool {
 // taken over: that counts as a lost lease, not as a failure of the work.
 func (j *Job) Claim(workerID, token string, lease time.Duration, maxLost int, now time.Time) error {
 	if j.LeaseExpired(now) {
-		if err := j.LoseLease(now, maxLost, "lease expired; taken over by "+workerID); err != nil {
-			return err
+		// A take-over that ends the job (cancel pending, too many lost leases) is left to
+		// the sweeper, which stores the closing event; here it is simply not claimable.
+		evs, err := j.LoseLease(now, maxLost, "lease expired; taken over by "+workerID)
+		if err != nil || len(evs) > 0 {
+			return &Error{Kind: KindConflict, Message: "job " + j.JobID + " ended"}
 		}
 	}
 	if j.State != StateQueued {
@@ -200,22 +203,34 @@ func (j *Job) Fail(code ResultCode, phase Phase, msg string, now time.Time) (Eve
 
 // LoseLease puts a job whose worker vanished back in the queue, or fails it with WORKER_LOST
 // once that has happened maxLost times, so a job that kills its workers cannot loop forever.
-func (j *Job) LoseLease(now time.Time, maxLost int, reason string) error {
+// A job whose cancel was pending ends CANCELLED instead: the user's order outlives the
+// worker. It returns the closing event when the job ended.
+func (j *Job) LoseLease(now time.Time, maxLost int, reason string) ([]Event, error) {
 	if !j.State.Active() {
-		return nil
+		return nil, nil
 	}
 	j.LostLeases++
-	if j.LostLeases >= maxLost {
-		_, err := j.Fail(CodeWorkerLost, PhaseFailed, fmt.Sprintf(
+	var ev Event
+	var err error
+	switch {
+	case j.CancelRequested:
+		r := cancelledResult(Result{JobID: j.JobID, WorkerID: j.WorkerID, CompletedAt: now.UTC(),
+			RetryAttempt: max(j.Attempt-1, 0)})
+		ev, err = j.end(StateCancelled, r, now)
+	case j.LostLeases >= maxLost:
+		ev, err = j.Fail(CodeWorkerLost, PhaseFailed, fmt.Sprintf(
 			"the worker was lost %d times; last: %s", j.LostLeases, reason), now)
-		return err
+	default:
+		if err := j.MoveTo(StateQueued, now, "lease lost: "+reason); err != nil {
+			return nil, err
+		}
+		j.clearLease()
+		return nil, nil
 	}
-	if err := j.MoveTo(StateQueued, now, "lease lost: "+reason); err != nil {
-		return err
+	if err != nil {
+		return nil, err
 	}
-	j.clearLease()
-	j.CancelRequested = false
-	return nil
+	return []Event{ev}, nil
 }
 
 // Cancel applies DELETE /jobs/{id}. It returns true when the job is CANCELLED at once, false

@@ -60,7 +60,7 @@ func TestLostLeasesEndInWorkerLost(t *testing.T) {
 	j := claimed(t, "")
 	for i := 1; i <= 3; i++ {
 		later := t0.Add(time.Duration(i) * 2 * time.Minute)
-		if err := j.LoseLease(later, 3, "test"); err != nil {
+		if _, err := j.LoseLease(later, 3, "test"); err != nil {
 			t.Fatal(err)
 		}
 		if i < 3 {

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -242,21 +243,26 @@ func encodeCursor(state string, key map[string]types.AttributeValue) (string, er
 	return base64.RawURLEncoding.EncodeToString(b), err
 }
 
-var cursorKeys = map[string]bool{"job_id": true, "state": true, "kind": true, "created_key": true}
-
+// decodeCursor accepts only a key of exactly the index being read, with the partition value
+// of this listing, so a forged cursor is a 400 and never reaches DynamoDB.
 func decodeCursor(state, s string) (map[string]types.AttributeValue, error) {
 	bad := domain.Invalid([]domain.FieldError{{Field: "next",
 		Message: "is not a cursor returned by this listing"}})
 	b, err := base64.RawURLEncoding.DecodeString(s)
 	var c cursor
-	if err != nil || json.Unmarshal(b, &c) != nil || c.State != state || len(c.Key) == 0 {
+	if err != nil || json.Unmarshal(b, &c) != nil || c.State != state || len(c.Key) != 3 {
+		return nil, bad
+	}
+	part, want := "kind", "job"
+	if state != "" {
+		part, want = "state", state
+	}
+	if c.Key[part] != want || !domain.ValidID(c.Key["job_id"]) ||
+		!strings.HasSuffix(c.Key["created_key"], "#"+c.Key["job_id"]) {
 		return nil, bad
 	}
 	out := map[string]types.AttributeValue{}
 	for k, v := range c.Key {
-		if !cursorKeys[k] || len(v) > 300 {
-			return nil, bad
-		}
 		out[k] = str(v)
 	}
 	return out, nil

@@ -123,7 +123,8 @@ func (a *API) cors(next http.Handler) http.Handler {
 			if allowed {
 				w.WriteHeader(http.StatusNoContent)
 			} else {
-				w.WriteHeader(http.StatusForbidden)
+				a.writeError(w, r, domain.Errorf(domain.KindForbidden,
+					"origin %q is not allowed to call this API", origin))
 			}
 			return
 		}

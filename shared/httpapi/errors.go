@@ -63,8 +63,11 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		a.log.ErrorContext(r.Context(), "request failed", "path", r.URL.Path,
 			"status", status, "error", err)
 	}
-	if de.Kind == domain.KindUnavailable {
+	switch de.Kind {
+	case domain.KindUnavailable:
 		w.Header().Set("Retry-After", "5")
+	case domain.KindUnauthorized:
+		w.Header().Set("WWW-Authenticate", `Bearer realm="hyper2kvm"`)
 	}
 	_ = writeJSON(w, status, envelope{Error: envelopeBody{Code: status, Type: de.Kind,
 		Message: de.Message, Path: r.URL.Path, Timestamp: now(), Fields: de.Fields}})

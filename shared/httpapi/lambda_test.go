@@ -23,7 +23,6 @@ import (
 const (
 	eventStreamSecret = "example-stream-token-secret-for-local-tests"
 	eventScrapeToken  = "example-scrape-token-not-a-real-one"
-	eventLeaseToken   = "lease-3f1c9a7e-5b2d-4e8f-9a61-0c7d2e4b8f10"
 )
 
 // lambdaCase is one API Gateway event file and what its function must answer on a fresh

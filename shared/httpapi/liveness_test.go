@@ -69,8 +69,8 @@ func TestWaitingReasonNamesMissingCapability(t *testing.T) {
 	if got := f.job("needs-nbd").Waiting; got != "no alive worker with nbd" {
 		t.Errorf("waiting_reason: got %q, want %q", got, "no alive worker with nbd")
 	}
-	f.call("POST", "/queue/dequeue", `{"worker_id": "plain", "wait_seconds": 1}`).
-		expect(t, http.StatusNoContent, nil)
+	f.call("POST", "/queue/dequeue", `{"worker_id": "plain", "capabilities": ["qemu_img"],
+		"wait_seconds": 1}`).expect(t, http.StatusNoContent, nil)
 	if s := f.job("needs-nbd").State; s != "QUEUED" {
 		t.Errorf("after a dequeue by a worker without nbd: got %s, want QUEUED", s)
 	}
@@ -84,8 +84,8 @@ func TestWaitingReasonNamesMissingCapability(t *testing.T) {
 func TestStreamKeepAliveAndMaxDuration(t *testing.T) {
 	t.Parallel()
 	f := setup(t, httpapi.Options{Stream: httpapi.StreamOptions{FastPoll: 10 * time.Millisecond,
-		SlowPoll: 20 * time.Millisecond, KeepAlive: 50 * time.Millisecond,
-		MaxDuration: 400 * time.Millisecond}})
+		SlowPoll: 20 * time.Millisecond, KeepAlive: 20 * time.Millisecond,
+		MaxDuration: 1500 * time.Millisecond}})
 	f.submit(exampleJob, true)
 	start := time.Now()
 	resp, _ := f.stream(streamPath)

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/hyper2kvm/controlplane/shared/httpapi"
+	"github.com/hyper2kvm/controlplane/shared/service"
+	"github.com/hyper2kvm/controlplane/shared/stacktest"
 )
 
 const dequeueBody = `{"worker_id": "worker-1", "capabilities": ["qemu_img"], "wait_seconds": %d}`
@@ -195,5 +197,43 @@ func TestUnregisterKeepsPendingCancel(t *testing.T) {
 	if j.State != "CANCELLED" {
 		t.Errorf("cancelled job after its worker left: got %s (cancel_requested %v), "+
 			"want CANCELLED", j.State, j.CancelReq)
+	}
+}
+
+// TestWorkerLostClosesStream: a job whose last allowed lease is lost ends FAILED with
+// WORKER_LOST, and like every terminal state it gets its closing event, so that polling
+// sees it and the stream ends with complete.
+func TestWorkerLostClosesStream(t *testing.T) {
+	t.Parallel()
+	f := setupStack(t, stacktest.Options{Service: service.Config{MaxLostLeases: 1}},
+		func(*stacktest.Stack) httpapi.Options {
+			return httpapi.Options{Stream: httpapi.StreamOptions{FastPoll: 10 * time.Millisecond,
+				SlowPoll: 50 * time.Millisecond, MaxDuration: 3 * time.Second}}
+		})
+	f.submit(exampleJob, true)
+	f.dequeue()
+	f.call("DELETE", "/workers/worker-1", "").expect(t, http.StatusOK, nil)
+	j := f.job("convert-vm-123")
+	if j.State != "FAILED" || j.Result == nil || j.Result.Error["code"] != "WORKER_LOST" {
+		t.Fatalf("after losing its only allowed lease: got %s %+v, want FAILED WORKER_LOST",
+			j.State, j.Result)
+	}
+	latest, _ := j.LatestEvent["seq"].(float64)
+	p := f.events("")
+	if got := p.seqs(); len(got) == 0 || got[len(got)-1] != int64(latest) {
+		t.Errorf("events: got seqs %v, want them to end with latest_event seq %v", got, latest)
+	}
+	_, rd := f.stream(streamPath)
+	for {
+		ev, err := rd.Next()
+		if err != nil {
+			t.Fatalf("stream ended without complete: %v", err)
+		}
+		if ev.Event == "complete" {
+			if !strings.Contains(ev.Data, `"FAILED"`) {
+				t.Errorf("complete: got %s, want FAILED", ev.Data)
+			}
+			return
+		}
 	}
 }

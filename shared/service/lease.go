@@ -143,7 +143,7 @@ func (s *Service) Release(ctx context.Context, id, token, reason string) error {
 		if err := j.CheckLease(token); err != nil {
 			return nil, err
 		}
-		return nil, j.LoseLease(s.Now(), s.cfg.MaxLostLeases, reason)
+		return j.LoseLease(s.Now(), s.cfg.MaxLostLeases, reason)
 	})
 	if err != nil {
 		return err

@@ -43,7 +43,7 @@ func (s *Service) expire(ctx context.Context, stale domain.Job, rep *SweepReport
 			return nil, errNoChange
 		}
 		reason := fmt.Sprintf("lease of worker %s expired", j.WorkerID)
-		return nil, j.LoseLease(s.Now(), s.cfg.MaxLostLeases, reason)
+		return j.LoseLease(s.Now(), s.cfg.MaxLostLeases, reason)
 	})
 	if err != nil {
 		return err

@@ -86,6 +86,7 @@ func TestWorkerSIGKILLedMidConversion(t *testing.T) {
 	artifacts(t)
 	for _, at := range []float64{0, 35, 70} {
 		t.Run(fmt.Sprintf("kill_at_%g_percent", at), func(t *testing.T) {
+			t.Parallel() // each trial has its own stack, server, workers and folders
 			killTrial(t, at)
 		})
 	}
