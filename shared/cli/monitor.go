@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 
 	"github.com/hyper2kvm/controlplane/shared/client"
@@ -66,26 +65,11 @@ func (w *watcher) onProgress(p client.Progress) {
 	w.view.show(p)
 }
 
-// watch runs client.Watch, and starts it again while the stream keeps delivering events.
-// TODO: client.Watch counts every reconnect against its limit, even after a connection
-// that delivered events, so a long job on Lambda (whose streams end at the function's
-// timeout) would exhaust it; remove the restart once Watch resets its count on progress.
-// A restarted Watch replays from the first event, which onProgress skips by seq.
+// watch follows the stream; client.Watch resumes after each drop from the last event, and
+// only drops in a row without progress count against the reconnect limit.
 func (w *watcher) watch(ctx context.Context, c *client.Client, id string) (client.Summary,
 	error) {
-	for {
-		before := w.shown
-		sum, err := c.Watch(ctx, id, w.onProgress, w.app.env.Reconnects)
-		if err == nil || w.shown == before || !restartable(ctx, err) {
-			return sum, err
-		}
-	}
-}
-
-// restartable tells a stream that broke from an answer that will not change: a 4xx.
-func restartable(ctx context.Context, err error) bool {
-	var apiErr *client.APIError
-	return ctx.Err() == nil && !(errors.As(err, &apiErr) && apiErr.Status < 500)
+	return c.Watch(ctx, id, w.onProgress, w.app.env.Reconnects)
 }
 
 // ended prints how the job ended and returns its outcome: nil only for COMPLETED.

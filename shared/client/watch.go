@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
 	"time"
 )
 
@@ -37,9 +36,13 @@ func (c *Client) Watch(ctx context.Context, jobID string, onProgress func(Progre
 	last, failures := "", 0
 	retry := time.Second
 	for {
+		before := last
 		sum, done, err := c.watchOnce(ctx, jobID, &last, &retry, onProgress)
 		if done {
 			return sum, err
+		}
+		if last != before {
+			failures = 0 // that connection delivered; only failures in a row count
 		}
 		if ctx.Err() != nil {
 			return Summary{}, ctx.Err()
@@ -57,6 +60,8 @@ func (c *Client) Watch(ctx context.Context, jobID string, onProgress func(Progre
 
 func (c *Client) watchOnce(ctx context.Context, jobID string, last *string,
 	retry *time.Duration, onProgress func(Progress)) (Summary, bool, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	req, err := c.request(ctx, http.MethodGet, "/jobs/"+PathEscape(jobID)+"/events/stream", nil)
 	if err != nil {
 		return Summary{}, true, err
@@ -75,7 +80,27 @@ func (c *Client) watchOnce(ctx context.Context, jobID string, last *string,
 		data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 		return Summary{}, false, decodeError(resp.StatusCode, data)
 	}
-	return readEvents(NewSSEReader(resp.Body), last, retry, onProgress)
+	idle := &idleReader{r: resp.Body, timer: time.AfterFunc(IdleTimeout, cancel)}
+	defer idle.timer.Stop()
+	return readEvents(NewSSEReader(idle), last, retry, onProgress)
+}
+
+// IdleTimeout ends a stream that sent nothing, not even a keep-alive comment (every 15 s),
+// for this long: a half-open connection would otherwise hang forever.
+var IdleTimeout = 45 * time.Second
+
+// idleReader restarts its timer on every read that returns data.
+type idleReader struct {
+	r     io.Reader
+	timer *time.Timer
+}
+
+func (i *idleReader) Read(p []byte) (int, error) {
+	n, err := i.r.Read(p)
+	if n > 0 {
+		i.timer.Reset(IdleTimeout)
+	}
+	return n, err
 }
 
 func readEvents(rd *SSEReader, last *string, retry *time.Duration,
@@ -88,15 +113,15 @@ func readEvents(rd *SSEReader, last *string, retry *time.Duration,
 		if ev.Retry > 0 {
 			*retry = time.Duration(ev.Retry) * time.Millisecond
 		}
-		if ev.ID != "" {
-			*last = ev.ID
-		}
 		switch ev.Event {
 		case "progress":
 			var p Progress
-			if json.Unmarshal([]byte(ev.Data), &p) == nil {
-				onProgress(p)
+			if err := json.Unmarshal([]byte(ev.Data), &p); err != nil {
+				// Resume before this event rather than skip it silently.
+				return Summary{}, false, fmt.Errorf("event %s is not a progress record: %w",
+					ev.ID, err)
 			}
+			onProgress(p)
 		case "complete":
 			var s Summary
 			err := json.Unmarshal([]byte(ev.Data), &s)
@@ -104,13 +129,10 @@ func readEvents(rd *SSEReader, last *string, retry *time.Duration,
 		case "error":
 			return Summary{}, false, fmt.Errorf("server reported: %s", ev.Data)
 		}
+		if ev.ID != "" {
+			*last = ev.ID
+		}
 	}
-}
-
-// LastSeq parses an event id as the job's seq.
-func LastSeq(id string) int64 {
-	n, _ := strconv.ParseInt(id, 10, 64)
-	return n
 }
 
 func sleep(ctx context.Context, d time.Duration) {

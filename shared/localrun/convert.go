@@ -51,7 +51,6 @@ func convertOnce(ctx context.Context, o Options, base, token, image string) erro
 	say(o.Out, "GET /jobs/"+id+"/events/stream")
 	bar := newBar(o.Out)
 	sum, err := c.Watch(ctx, id, bar.show, 10)
-	bar.done()
 	if err != nil {
 		return fmt.Errorf("watch: %w", err)
 	}
@@ -100,5 +99,3 @@ func (b *bar) show(p client.Progress) {
 		b.last = line
 	}
 }
-
-func (b *bar) done() {}
