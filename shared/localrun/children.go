@@ -3,7 +3,9 @@ package localrun
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -52,6 +54,24 @@ func (c *children) stopAll() {
 		}
 		c.log.Info("stopped", "process", c.names[i])
 	}
+}
+
+// freeAddr returns addr, or another free loopback port when addr is taken, so a busy 8080
+// does not stop the demonstration.
+func freeAddr(w io.Writer, addr string) string {
+	ln, err := net.Listen("tcp", addr)
+	if err == nil {
+		ln.Close()
+		return addr
+	}
+	ln, err = net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return addr
+	}
+	defer ln.Close()
+	free := ln.Addr().String()
+	fmt.Fprintf(w, "==> %s is taken; the API listens on %s instead\n", addr, free)
+	return free
 }
 
 func healthy(ctx context.Context, base string) bool {

@@ -100,6 +100,7 @@ func runStack(ctx context.Context, o Options, dir string, env []string) error {
 	if err != nil {
 		return err
 	}
+	o.APIAddr = freeAddr(o.Out, o.APIAddr)
 	client, worker := token(), token()
 	env = append(env, "H2K_CLIENT_TOKEN="+client, "H2K_WORKER_TOKEN="+worker,
 		"STREAM_TOKEN_SECRET="+token(), "LEASE_SECONDS=30", "HEARTBEAT_TIMEOUT_SECONDS=60")
