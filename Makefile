@@ -42,7 +42,7 @@ lint: ## gofmt, go vet and staticcheck
 	@$(GO) vet ./...
 	@$(GO) run $(STATICCHECK) ./...
 
-fuzz: ## a short run of every fuzz target ($(FUZZTIME) each)
+fuzz: ## a short run of every fuzz target (5 s each; FUZZTIME=… to change)
 	@bash dev/fuzz.sh $(FUZZTIME)
 
 fuzz-long: ## a longer fuzz run (FUZZTIME=2m each)

@@ -27,7 +27,7 @@ func runHealth(ctx context.Context, a *app, args []string) error {
 	if a.g.json {
 		return a.printJSON(h)
 	}
-	a.printf("%s (version %s): %d workers alive, %d active jobs, at %s\n", clean(h.Status),
+	a.printf("%s (version %s): alive workers %d, active jobs %d, at %s\n", clean(h.Status),
 		orDash(clean(h.Version)), h.Workers, h.ActiveJobs, orDash(stamp(h.Timestamp)))
 	return nil
 }

@@ -17,7 +17,8 @@ const DefaultAPI = "http://127.0.0.1:8080"
 // globals are the flags every command accepts, before or after its name.
 type globals struct {
 	api   string
-	token string
+	token    string
+	envToken string
 	json  bool
 }
 
@@ -27,12 +28,21 @@ func (g *globals) defaults(getenv func(string) string) {
 	if v := getenv("H2K_API"); v != "" {
 		g.api = v
 	}
-	g.token = getenv("H2K_TOKEN")
+	g.envToken = getenv("H2K_TOKEN")
+}
+
+// bearer is the token to send: the flag when given, else the environment's. The
+// environment's value is never a flag default, so help output cannot print the secret.
+func (g *globals) bearer() string {
+	if g.token != "" {
+		return g.token
+	}
+	return g.envToken
 }
 
 func (g *globals) register(fs *flag.FlagSet) {
 	fs.StringVar(&g.api, "api", g.api, "API base URL (env H2K_API)")
-	fs.StringVar(&g.token, "token", g.token, "bearer token (env H2K_TOKEN; preferred, "+
+	fs.StringVar(&g.token, "token", "", "bearer token (env H2K_TOKEN; preferred, "+
 		"since flags show in the process list)")
 	fs.BoolVar(&g.json, "json", g.json, "print machine-readable JSON")
 }

@@ -48,7 +48,7 @@ func TestHealth(t *testing.T) {
 	f := newFake(t)
 	r := f.run(t, Env{}, "health")
 	wantCode(t, r, ExitOK)
-	want := "healthy (version v1): 2 workers alive, 1 active jobs, at 2026-01-02T03:04:05Z\n"
+	want := "healthy (version v1): alive workers 2, active jobs 1, at 2026-01-02T03:04:05Z\n"
 	if r.stdout != want {
 		t.Errorf("stdout: got %q, want %q", r.stdout, want)
 	}

@@ -211,8 +211,8 @@ func (v *progressView) diskPart(at time.Time, phase string, d disk, ending bool)
 // percentPart estimates from the percentage alone, for events without byte counts.
 func percentPart(m *meter) string {
 	r, ok := m.rate()
-	if !ok {
-		return ""
+	if !ok || r*60 > 1000 {
+		return "" // a jump between phases, not a rate anyone can use
 	}
 	text := fmt.Sprintf("%.1f%%/min", r*60)
 	if eta, ok := m.eta(100); ok {

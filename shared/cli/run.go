@@ -164,7 +164,7 @@ func (a *app) client() (*client.Client, error) {
 	if err := a.g.check(); err != nil {
 		return nil, err
 	}
-	c := client.New(a.g.api, a.g.token)
+	c := client.New(a.g.api, a.g.bearer())
 	if a.env.HTTP != nil {
 		c.HTTP = a.env.HTTP
 	}

@@ -67,7 +67,7 @@ func Invalid(fields []FieldError) *Error {
 	if len(fields) > 0 {
 		msg = fmt.Sprintf("%s: %s", fields[0].Field, fields[0].Message)
 		if len(fields) > 1 {
-			msg += fmt.Sprintf(" (and %d more)", len(fields)-1)
+			msg += fmt.Sprintf(" (and %d more problems; see fields)", len(fields)-1)
 		}
 	}
 	return &Error{Kind: KindValidation, Message: msg, Fields: fields}

@@ -109,7 +109,7 @@ func (j *Job) Report(token string, r EventReport, lease time.Duration, now time.
 	}
 	pct := j.Progress
 	if r.ProgressPercent != nil && *r.ProgressPercent > pct {
-		pct = math.Min(*r.ProgressPercent, 100)
+		pct = math.Min(math.Round(*r.ProgressPercent*100)/100, 100)
 	}
 	j.Progress = pct
 	return j.NewEvent(r.Phase, pct, r.Message, r.Details, now), nil

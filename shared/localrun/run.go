@@ -119,7 +119,7 @@ func runStack(ctx context.Context, o Options, dir string, env []string) error {
 	if err := procs.start(ctx, "worker", o.WorkerBin, dir, wenv); err != nil {
 		return err
 	}
-	printAccess(o.Out, base, client, dir)
+	printAccess(o.Out, base, client, worker, dir)
 	err = convertOnce(ctx, o, base, client, image)
 	if err == nil && o.Keep {
 		say(o.Out, "the stack keeps running; press Ctrl-C to stop it")
@@ -144,10 +144,12 @@ func prepareImage(ctx context.Context, o Options, dir string) (string, error) {
 	return MakeTestDisk(ctx, filepath.Join(dir, "data"), o.VirtualSize)
 }
 
-func printAccess(w io.Writer, base, client, dir string) {
+func printAccess(w io.Writer, base, client, worker, dir string) {
 	say(w, "API:    "+base+"   (docs: "+base+"/docs)")
-	say(w, "token:  export H2K_TOKEN="+client+
-		"   # curl -H \"Authorization: Bearer $H2K_TOKEN\" "+base+"/jobs")
+	say(w, "tokens: export H2K_API="+base+" H2K_TOKEN="+client+" H2K_WORKER_TOKEN="+worker)
+	say(w, "        # curl -H \"Authorization: Bearer $H2K_TOKEN\" $H2K_API/jobs")
+	say(w, "images: jobs may read files under "+filepath.Join(dir, "data")+
+		" (this folder is emptied by each run)")
 	say(w, "logs:   "+filepath.Join(dir, "logs"))
 }
 

@@ -68,6 +68,11 @@ func (s *Service) Claim(ctx context.Context, w domain.Worker, d domain.Dispatch)
 	return res, nil
 }
 
+// handBackDelay is how long a job a worker could not take stays out of sight before another
+// worker may receive it: short, so a capable idle worker starts it soon, yet long enough that
+// workers lacking the capability do not spin on it.
+const handBackDelay = 5 * time.Second
+
 // decideClaim applies the claim rules to fresh job state; only a claim is written.
 func (s *Service) decideClaim(j *domain.Job, w domain.Worker, token string) ClaimResult {
 	now := s.Now()
@@ -82,7 +87,7 @@ func (s *Service) decideClaim(j *domain.Job, w domain.Worker, token string) Clai
 	}
 	miss := w.Capabilities.Missing(j.Spec.CapabilityRequirements, w.MemoryGB, w.DiskSpaceGB)
 	if miss != "" || !w.Capabilities.QemuImg {
-		return ClaimResult{Verdict: Later, Delay: 30 * time.Second,
+		return ClaimResult{Verdict: Later, Delay: handBackDelay,
 			Reason: "worker " + w.WorkerID + " lacks " + miss}
 	}
 	if err := j.Claim(w.WorkerID, token, s.cfg.Lease, s.cfg.MaxLostLeases, now); err != nil {

@@ -100,5 +100,3 @@ func envelopeOf(r reply) (code int, kind domain.Kind, msg string, ok bool) {
 	}
 	return e.Error.Code, e.Error.Type, e.Error.Message, true
 }
-
-func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

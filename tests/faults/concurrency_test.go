@@ -2,6 +2,7 @@ package faults
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -59,7 +60,7 @@ func cancelAll(c *client, id string) (map[string]int, []answer) {
 			} `json:"error"`
 		}
 		if r.err == nil {
-			_ = jsonUnmarshal(r.body, &body)
+			_ = json.Unmarshal(r.body, &body)
 		}
 		a.kind, a.state = body.Error.Type, body.State
 		return a

@@ -122,5 +122,3 @@ func decode(t testing.TB, body []byte, v any) {
 		t.Fatalf("decode %T from %s: %v", v, body, err)
 	}
 }
-
-func intp(n int) *int { return &n }

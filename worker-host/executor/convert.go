@@ -98,6 +98,7 @@ func (e *Executor) convertDisk(ctx context.Context, spec domain.JobSpec, disk, f
 		return from + per*float64(i) + per*pct/100
 	}
 	name := filepath.Base(disk)
+	removeStalePartials(dst)
 	info, err := e.Tool.Preflight(ctx, disk, format)
 	if err != nil {
 		return imagetool.ConvertResult{}, err
@@ -120,6 +121,16 @@ func (e *Executor) convertDisk(ctx context.Context, spec domain.JobSpec, disk, f
 		_ = os.Remove(dst) // a wrong output must not be mistaken for a good one
 	}
 	return cr, err
+}
+
+// removeStalePartials deletes temporary outputs a previous owner of the job left when it
+// died mid-conversion. The lease makes the job ours alone, so nobody else writes them.
+func removeStalePartials(dst string) {
+	stale, _ := filepath.Glob(filepath.Join(filepath.Dir(dst),
+		"."+filepath.Base(dst)+".partial-*"))
+	for _, p := range stale {
+		_ = os.Remove(p)
+	}
 }
 
 func diskDetails(name string, total int64, pct float64) map[string]any {

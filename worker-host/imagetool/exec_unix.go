@@ -43,7 +43,7 @@ func (r *ExecRunner) Run(ctx context.Context, c Command) error {
 	if c.Stderr != nil {
 		cmd.Stderr = io.MultiWriter(tail, c.Stderr)
 	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = procAttr()
 	// A grandchild holding our pipes open must not keep Wait from returning.
 	cmd.WaitDelay = r.grace()
 	if err := cmd.Start(); err != nil {
