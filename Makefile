@@ -27,6 +27,7 @@ build-local: ## build the local API server, the worker host and the CLI for this
 	@$(GO) build -o $(BIN)/h2k-server ./cmd/h2k-server
 	@$(GO) build -o $(BIN)/h2k-worker ./worker-host
 	@$(GO) build -o $(BIN)/h2k-run ./cmd/h2k-run
+	@$(GO) build -o $(BIN)/h2k ./cmd/h2k
 
 run: deps build-local ## convert a real disk image end to end on the local stack (IMAGE=path to use yours)
 	@$(BIN)/h2k-run -root . $(if $(IMAGE),-image $(IMAGE),)
