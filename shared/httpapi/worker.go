@@ -25,16 +25,21 @@ type reportAnswer struct {
 	CancelRequested bool   `json:"cancel_requested"`
 }
 
+// leased reads what every lease holder's report carries: the job id, the lease token and
+// the body.
+func leased(r *http.Request) (id, token string, body []byte, err error) {
+	if id, err = pathID(r, "job_id"); err != nil {
+		return "", "", nil, err
+	}
+	if token, err = leaseToken(r); err != nil {
+		return "", "", nil, err
+	}
+	body, err = readBody(r)
+	return id, token, body, err
+}
+
 func (a *API) reportEvent(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r, "job_id")
-	if err != nil {
-		return err
-	}
-	token, err := leaseToken(r)
-	if err != nil {
-		return err
-	}
-	body, err := readBody(r)
+	id, token, body, err := leased(r)
 	if err != nil {
 		return err
 	}
@@ -51,15 +56,7 @@ func (a *API) reportEvent(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) reportResult(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r, "job_id")
-	if err != nil {
-		return err
-	}
-	token, err := leaseToken(r)
-	if err != nil {
-		return err
-	}
-	body, err := readBody(r)
+	id, token, body, err := leased(r)
 	if err != nil {
 		return err
 	}

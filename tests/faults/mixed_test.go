@@ -62,7 +62,8 @@ func TestMixedCapabilitiesAndPriorities(t *testing.T) {
 	var l ledger
 	jobs := mixedJobs()
 	// The jobs only the big host can run go first, while it is the only worker: handed to a
-	// worker that lacks the memory, a job is sent back for 30 s (see TestRefusedJob...).
+	// worker that lacks the memory, a job is sent back with a delay, possibly again and
+	// again (see TestRefusedJobStartsSoonOnIdleCapableWorker), which would make this slow.
 	startAgent(t, st, bigHost, &l)
 	submitWhere(t, ctx, st.Svc, jobs, func(j mixedJob) bool { return j.bigOnly })
 	waitAll(t, ctx, st.Svc, jobs, func(j mixedJob) bool { return j.bigOnly })
