@@ -162,6 +162,9 @@ func (s *Service) Queue(ctx context.Context, id string) (domain.Job, error) {
 func (s *Service) Cancel(ctx context.Context, id string) (domain.Job, bool, error) {
 	var immediate bool
 	job, err := s.update(ctx, id, func(j *domain.Job) ([]domain.Event, error) {
+		if j.State.Active() && j.CancelRequested {
+			return nil, errNoChange // asked already: answering again changes nothing
+		}
 		now, ev, err := j.Cancel(s.Now())
 		immediate = now
 		if err != nil || !now {

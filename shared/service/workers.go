@@ -18,7 +18,26 @@ func (s *Service) Register(ctx context.Context, r domain.Registration) (domain.W
 		return w, fmt.Errorf("put worker %s: %w", w.WorkerID, err)
 	}
 	s.log.InfoContext(ctx, "worker registered", "worker_id", w.WorkerID)
+	s.wakeFor(ctx, w)
 	return w, nil
+}
+
+// wakeFor sends a fresh message for each queued job that waits for memory or disk this new
+// worker has: such jobs were handed back by smaller workers, and their messages may sit
+// delayed or with a small worker while this one idles.
+func (s *Service) wakeFor(ctx context.Context, w domain.Worker) {
+	jobs, err := s.allInState(ctx, domain.StateQueued)
+	if err != nil {
+		s.log.WarnContext(ctx, "wake queued jobs", "worker_id", w.WorkerID, "error", err)
+		return
+	}
+	for _, j := range jobs {
+		r := j.Spec.CapabilityRequirements
+		sized := r.MinMemoryGB != nil || r.MinDiskSpaceGB != nil
+		if sized && w.Capabilities.Missing(r, w.MemoryGB, w.DiskSpaceGB) == "" {
+			s.dispatch(ctx, j, 0)
+		}
+	}
 }
 
 // LeaseRef names a lease a worker believes it holds.

@@ -94,8 +94,9 @@ func (q *Queue) Send(ctx context.Context, key domain.QueueKey, d domain.Dispatch
 		return fmt.Errorf("encode dispatch: %w", err)
 	}
 	delay = min(max(delay, 0), maxDelay)
+	secs := int32((delay + time.Second - 1) / time.Second) // never early: round up
 	_, err = q.api.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(q.main[key]),
-		MessageBody: aws.String(string(body)), DelaySeconds: int32(delay / time.Second)})
+		MessageBody: aws.String(string(body)), DelaySeconds: secs})
 	return wrap("send message", err)
 }
 

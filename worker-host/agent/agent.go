@@ -33,6 +33,9 @@ type Config struct {
 	Heartbeat time.Duration
 	// Grace is how long running jobs may go on after shutdown starts.
 	Grace time.Duration
+	// JobTimeout gives a job's time limit; nil means the spec's timeout_seconds. Tests use
+	// it to reach the limit in milliseconds.
+	JobTimeout func(domain.JobSpec) time.Duration
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -50,6 +53,11 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Grace <= 0 {
 		c.Grace = 30 * time.Second
+	}
+	if c.JobTimeout == nil {
+		c.JobTimeout = func(s domain.JobSpec) time.Duration {
+			return time.Duration(s.TimeoutSeconds()) * time.Second
+		}
 	}
 	return c, nil
 }
@@ -123,7 +131,9 @@ func (a *Agent) waitOrStop(jobs *sync.WaitGroup, stop context.CancelCauseFunc) {
 // fetch polls while ctx lives and there is a free slot.
 func (a *Agent) fetch(ctx, work context.Context, w domain.Worker, jobs *sync.WaitGroup) {
 	slots := make(chan struct{}, a.cfg.Registration.MaxConcurrentJobs)
-	for round := 0; ctx.Err() == nil; round++ {
+	// round counts claims, not polls: idle polls must not make the next pick start from
+	// the low band, or an idle worker would prefer priority 10 to priority 1.
+	for round := 0; ctx.Err() == nil; {
 		select {
 		case slots <- struct{}{}:
 		case <-ctx.Done():
@@ -135,6 +145,7 @@ func (a *Agent) fetch(ctx, work context.Context, w domain.Worker, jobs *sync.Wai
 			a.pollFailed(ctx, err)
 			continue
 		}
+		round++
 		jobs.Go(func() {
 			defer func() { <-slots }()
 			a.runJob(work, *got)

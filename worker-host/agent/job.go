@@ -17,7 +17,7 @@ import (
 func (a *Agent) runJob(work context.Context, c service.ClaimResult) {
 	id := c.Job.JobID
 	log := a.log.With("job_id", id, "attempt", c.Lease.Attempt)
-	timeout := time.Duration(c.Job.Spec.TimeoutSeconds()) * time.Second
+	timeout := a.cfg.JobTimeout(c.Job.Spec)
 	ctx, cancel := context.WithCancelCause(work)
 	defer cancel(nil)
 	ctx, stopTimer := context.WithTimeoutCause(ctx, timeout, context.DeadlineExceeded)

@@ -126,10 +126,12 @@ func (e *Executor) convertDisk(ctx context.Context, spec domain.JobSpec, disk, f
 // removeStalePartials deletes temporary outputs a previous owner of the job left when it
 // died mid-conversion. The lease makes the job ours alone, so nobody else writes them.
 func removeStalePartials(dst string) {
-	stale, _ := filepath.Glob(filepath.Join(filepath.Dir(dst),
-		"."+filepath.Base(dst)+".partial-*"))
-	for _, p := range stale {
-		_ = os.Remove(p)
+	dir, prefix := filepath.Dir(dst), "."+filepath.Base(dst)+".partial-"
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), prefix) && e.Type().IsRegular() {
+			_ = os.Remove(filepath.Join(dir, e.Name()))
+		}
 	}
 }
 
