@@ -16,10 +16,10 @@ const DefaultAPI = "http://127.0.0.1:8080"
 
 // globals are the flags every command accepts, before or after its name.
 type globals struct {
-	api   string
+	api      string
 	token    string
 	envToken string
-	json  bool
+	json     bool
 }
 
 // defaults reads the environment; flags given later override it.

@@ -134,4 +134,3 @@ func TestShutdownGivesTheJobBack(t *testing.T) {
 		t.Errorf("history: %+v", j.StateHistory)
 	}
 }
-
