@@ -36,6 +36,9 @@ func main() {
 		os.Exit(1)
 	}
 	opts.Metrics = metrics.Handler(svc, log)
+	// A stream ends after 15 minutes, as in Lambda; clients resume with Last-Event-ID, and a
+	// client that stopped reading cannot hold a connection for ever.
+	opts.Stream.MaxDuration = 15 * time.Minute
 	api := httpapi.New(svc, log, opts)
 	addr := os.Getenv("H2K_LISTEN")
 	if addr == "" {

@@ -149,3 +149,19 @@ func FuzzParseRegistration(f *testing.F) {
 		}
 	})
 }
+
+func TestDeepNestingIsRefused(t *testing.T) {
+	t.Parallel()
+	deep := strings.Repeat(`{"a":`, 40) + "1" + strings.Repeat("}", 40)
+	body := strings.Replace(docsExample, `"parameters": {"output_format": "qcow2"}`,
+		`"audit": {"tags": {"x": "y"}}, "parameters": {"output_format": "qcow2", "x": `+deep+`}`, 1)
+	_, err := domain.ParseJobSpec([]byte(body), "")
+	if domain.ErrorKind(err) != domain.KindValidation || !strings.Contains(err.Error(), "deeper") {
+		t.Fatalf("got %v, want a validation error about nesting", err)
+	}
+	ok := `{"job_id": "j", "operation": "inspect", "image": {"path": "/x"},
+		"parameters": {"note": "{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{"}}`
+	if _, err := domain.ParseJobSpec([]byte(ok), ""); err != nil {
+		t.Fatalf("braces inside a string: %v", err)
+	}
+}

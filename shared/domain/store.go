@@ -31,6 +31,9 @@ type Store interface {
 	ListEvents(ctx context.Context, q EventQuery) ([]Event, error)
 	Counters(ctx context.Context) (Counters, error)
 	PutWorker(ctx context.Context, w Worker) error
+	// UpdateWorker writes w only if the worker still exists (ErrNotFound otherwise), so a
+	// heartbeat racing an unregister cannot bring the worker back.
+	UpdateWorker(ctx context.Context, w Worker) error
 	GetWorker(ctx context.Context, id string) (Worker, error)
 	ListWorkers(ctx context.Context) ([]Worker, error)
 	DeleteWorker(ctx context.Context, id string) error

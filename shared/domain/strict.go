@@ -13,6 +13,10 @@ import (
 // declare, naming it with its full dotted path ("image.fromat"). Map-typed fields stay open.
 // A typo in a job spec otherwise silently costs a multi-hour conversion with wrong settings.
 func DecodeStrict(data []byte, v any) error {
+	if depth(data) > MaxDepth {
+		return Invalid([]FieldError{{Field: "body",
+			Message: fmt.Sprintf("nests deeper than %d levels", MaxDepth)}})
+	}
 	var raw any
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
@@ -34,6 +38,32 @@ func DecodeStrict(data []byte, v any) error {
 		return Invalid([]FieldError{typeProblem(err)})
 	}
 	return nil
+}
+
+// MaxDepth bounds JSON nesting: a stored job is one level deeper than its request, and every
+// client that lists jobs must still be able to decode it.
+const MaxDepth = 32
+
+// depth returns the deepest nesting of objects and arrays in data, ignoring strings.
+func depth(data []byte) int {
+	d, deepest, inString, escaped := 0, 0, false, false
+	for _, c := range data {
+		switch {
+		case inString && escaped:
+			escaped = false
+		case inString && c == '\\':
+			escaped = true
+		case c == '"':
+			inString = !inString
+		case inString:
+		case c == '{' || c == '[':
+			d++
+			deepest = max(deepest, d)
+		case c == '}' || c == ']':
+			d--
+		}
+	}
+	return deepest
 }
 
 func jsonProblem(err error) string {

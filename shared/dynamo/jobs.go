@@ -257,7 +257,7 @@ func decodeCursor(state, s string) (map[string]types.AttributeValue, error) {
 	if state != "" {
 		part, want = "state", state
 	}
-	if c.Key[part] != want || !domain.ValidID(c.Key["job_id"]) ||
+	if c.Key[part] != want || !domain.ValidID(c.Key["job_id"]) || len(c.Key["created_key"]) > 200 ||
 		!strings.HasSuffix(c.Key["created_key"], "#"+c.Key["job_id"]) {
 		return nil, bad
 	}

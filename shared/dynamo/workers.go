@@ -14,6 +14,19 @@ import (
 
 // PutWorker writes the whole worker record.
 func (s *Store) PutWorker(ctx context.Context, w domain.Worker) error {
+	return s.putWorker(ctx, w, nil)
+}
+
+// UpdateWorker writes the record only while the worker exists.
+func (s *Store) UpdateWorker(ctx context.Context, w domain.Worker) error {
+	err := s.putWorker(ctx, w, aws.String("attribute_exists(worker_id)"))
+	if isConditionFailed(err) {
+		return domain.ErrNotFound
+	}
+	return err
+}
+
+func (s *Store) putWorker(ctx context.Context, w domain.Worker, cond *string) error {
 	w.Status = ""
 	body, err := json.Marshal(w)
 	if err != nil {
@@ -21,7 +34,10 @@ func (s *Store) PutWorker(ctx context.Context, w domain.Worker) error {
 	}
 	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.tables.Workers,
 		Item: map[string]types.AttributeValue{"worker_id": str(w.WorkerID), "kind": str("worker"),
-			"body": str(string(body))}})
+			"body": str(string(body))}, ConditionExpression: cond})
+	if isConditionFailed(err) {
+		return err
+	}
 	return wrap("put worker", err)
 }
 

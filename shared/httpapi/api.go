@@ -15,8 +15,10 @@ import (
 	"github.com/hyper2kvm/controlplane/shared/service"
 )
 
-// MaxBodyBytes is the largest request body accepted; job specs are a few KiB at most.
-const MaxBodyBytes = 1 << 20
+// MaxBodyBytes is the largest request body accepted. Job specs are a few KiB; the limit keeps
+// a job item (spec, result, history) well under DynamoDB's 400 KB item size, so an accepted
+// request can always be stored.
+const MaxBodyBytes = 64 << 10
 
 // Options configure an API.
 type Options struct {

@@ -19,9 +19,12 @@ type params struct {
 
 func queryParams(r *http.Request, known ...string) *params {
 	p := &params{q: r.URL.Query()}
-	for name := range p.q {
-		if !slices.Contains(known, name) {
+	for name, vals := range p.q {
+		switch {
+		case !slices.Contains(known, name):
 			p.bad(name, "is not a known query parameter")
+		case len(vals) > 1:
+			p.bad(name, "is given more than once")
 		}
 	}
 	return p

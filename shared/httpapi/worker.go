@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -109,6 +110,12 @@ func (a *API) heartbeat(w http.ResponseWriter, r *http.Request) error {
 	}
 	if len(hb.Leases) > 1000 {
 		return domain.Invalid([]domain.FieldError{{Field: "leases", Message: "at most 1000"}})
+	}
+	for i, l := range hb.Leases {
+		if !domain.ValidID(l.JobID) || l.Token == "" || len(l.Token) > 256 {
+			return domain.Invalid([]domain.FieldError{{Field: fmt.Sprintf("leases[%d]", i),
+				Message: "needs a valid job_id and the token from the dequeue answer"}})
+		}
 	}
 	ans, err := a.svc.Heartbeat(r.Context(), id, hb.Leases)
 	if err != nil {

@@ -62,8 +62,11 @@ func (s *Service) Heartbeat(ctx context.Context, id string, leases []LeaseRef) (
 	}
 	w.LastHeartbeat = s.Now()
 	w.ActiveJobs = len(leases)
-	if err := s.store.PutWorker(ctx, w); err != nil {
-		return HeartbeatAnswer{}, fmt.Errorf("put worker %s: %w", id, err)
+	if err := s.store.UpdateWorker(ctx, w); errors.Is(err, domain.ErrNotFound) {
+		return HeartbeatAnswer{}, domain.Errorf(domain.KindNotFound,
+			"worker %s is not registered", id) // unregistered meanwhile: stay gone
+	} else if err != nil {
+		return HeartbeatAnswer{}, fmt.Errorf("update worker %s: %w", id, err)
 	}
 	ans := HeartbeatAnswer{LeaseExpiresAt: s.Now().Add(s.cfg.Lease), Cancel: []string{},
 		Lost: []string{}}
@@ -164,6 +167,10 @@ type Dequeued struct {
 // first job it can. It returns nil when nothing came within wait.
 func (s *Service) Dequeue(ctx context.Context, r domain.Registration,
 	wait time.Duration) (*Dequeued, error) {
+	if len(PollOrder(r.Capabilities, 0)) == 0 {
+		return nil, domain.Invalid([]domain.FieldError{{Field: "capabilities",
+			Message: "must include qemu_img: without it no queue can be served"}})
+	}
 	w, err := s.touchWorker(ctx, r)
 	if err != nil {
 		return nil, err

@@ -20,7 +20,7 @@ const (
 
 func (e *Executor) convert(ctx context.Context, spec domain.JobSpec, src string,
 	report agent.Reporter) (domain.Result, error) {
-	out, err := e.outputPath(spec)
+	out, err := e.outputPath(spec, spec.OutputFormat())
 	if err != nil {
 		return domain.Result{}, err
 	}

@@ -76,13 +76,24 @@ func (e *Executor) checksum(ctx context.Context, spec domain.JobSpec, src string
 	})
 }
 
-// outputPath is artifacts.output_path when given, else <output root>/<job id>.<format>.
-func (e *Executor) outputPath(spec domain.JobSpec) (string, error) {
-	if spec.Artifacts != nil && spec.Artifacts.OutputPath != "" {
-		return e.Roots.ResolveOutput("artifacts.output_path", spec.Artifacts.OutputPath)
+// outputPath is artifacts.output_path when given, else <output root>/<job id>.<ext>. A
+// named path must not exist yet: one job must never silently replace another's output.
+// The default path is the job's own, so a retry may replace what an earlier attempt wrote.
+func (e *Executor) outputPath(spec domain.JobSpec, ext string) (string, error) {
+	if spec.Artifacts == nil || spec.Artifacts.OutputPath == "" {
+		p := filepath.Join(e.OutputRoot, spec.JobID+"."+ext)
+		return e.Roots.ResolveOutput("artifacts.output_path", p)
 	}
-	p := filepath.Join(e.OutputRoot, spec.JobID+"."+spec.OutputFormat())
-	return e.Roots.ResolveOutput("artifacts.output_path", p)
+	p, err := e.Roots.ResolveOutput("artifacts.output_path", spec.Artifacts.OutputPath)
+	if err != nil {
+		return "", err
+	}
+	if _, err := os.Lstat(p); err == nil {
+		return "", &domain.JobError{Phase: domain.PhasePreflight,
+			Code: domain.CodePathNotAllowed, Message: "artifacts.output_path: " +
+				filepath.Base(p) + " already exists; name a new file"}
+	}
+	return p, nil
 }
 
 // jobDir is a fresh folder for one job's intermediate files.

@@ -3,6 +3,7 @@ package executor
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -22,6 +23,25 @@ type inspectReport struct {
 	Dirty       bool   `json:"dirty"`
 }
 
+// writeNew writes a file through a fresh temporary file renamed into place, so an existing
+// name (a hard link to someone else's file, say) is replaced, never written through.
+func writeNew(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".partial-*")
+	if err != nil {
+		return err
+	}
+	_, werr := f.Write(data)
+	cerr := f.Close()
+	if werr == nil && cerr == nil {
+		werr = os.Rename(f.Name(), path)
+	}
+	if werr != nil || cerr != nil {
+		_ = os.Remove(f.Name())
+		return errors.Join(werr, cerr)
+	}
+	return nil
+}
+
 func (e *Executor) inspect(ctx context.Context, spec domain.JobSpec, src string,
 	report agent.Reporter) (domain.Result, error) {
 	report(domain.PhaseInspection, 10, "reading image metadata", nil)
@@ -32,13 +52,12 @@ func (e *Executor) inspect(ctx context.Context, spec domain.JobSpec, src string,
 	rep := inspectReport{JobID: spec.JobID, Image: src, Format: info.Format,
 		Subformat: info.Subformat, VirtualSize: info.VirtualSize, ActualSize: info.ActualSize,
 		Dirty: info.Dirty}
-	path, err := e.Roots.ResolveOutput("artifacts.output_path",
-		filepath.Join(e.OutputRoot, spec.JobID+".inspect.json"))
+	path, err := e.outputPath(spec, "inspect.json")
 	if err != nil {
 		return domain.Result{}, err
 	}
 	data, _ := json.MarshalIndent(rep, "", "  ")
-	if err := os.WriteFile(path, data, 0o644); err != nil {
+	if err := writeNew(path, data); err != nil {
 		return domain.Result{}, fmt.Errorf("write inspection report: %w", err)
 	}
 	return domain.Result{Outputs: domain.Outputs{Report: path}, Metrics: map[string]any{

@@ -38,10 +38,28 @@ func checkReferences(abs string) error {
 		return checkEmbeddedDescriptor(abs, f, head)
 	case bytes.HasPrefix(head, []byte("QFI\xfb")):
 		return checkQcow2DataFile(abs, head)
-	case !bytes.Contains(head, []byte{0}):
-		return checkDescriptor(abs, io.NewSectionReader(f, 0, maxDescriptor))
 	}
-	return nil
+	// qemu reads a text descriptor as a C string, so whatever precedes the first NUL byte
+	// is what it parses: scan exactly that, whatever follows.
+	return checkDescriptor(abs, &untilNUL{r: io.NewSectionReader(f, 0, maxDescriptor)})
+}
+
+// untilNUL reads until the first NUL byte.
+type untilNUL struct {
+	r    io.Reader
+	done bool
+}
+
+func (u *untilNUL) Read(p []byte) (int, error) {
+	if u.done {
+		return 0, io.EOF
+	}
+	n, err := u.r.Read(p)
+	if i := bytes.IndexByte(p[:n], 0); i >= 0 {
+		u.done = true
+		return i, nil
+	}
+	return n, err
 }
 
 // checkEmbeddedDescriptor scans the descriptor a sparse VMDK carries inside itself.
@@ -81,7 +99,8 @@ func checkDescriptor(abs string, r io.Reader) error {
 }
 
 // extentLine matches a VMDK extent line: access, size in sectors, type, "file name".
-var extentLine = regexp.MustCompile(`^\s*(RW|RDONLY|NOACCESS)\b.*?"([^"\r\n]*)"`)
+// Leading white space is C's isspace, which includes the vertical tab that Go's \s lacks.
+var extentLine = regexp.MustCompile(`^[\t\n\v\f\r ]*(RW|RDONLY|NOACCESS)\b.*?"([^"\r\n]*)"`)
 
 // DescriptorExtents returns the file names the extent lines of a VMDK text descriptor name,
 // in order. It reads at most maxDescriptor bytes and ignores anything it does not understand:

@@ -126,3 +126,21 @@ func TestQcow2ExternalDataFileRefused(t *testing.T) {
 		t.Fatalf("got %v, want ErrExternalFile", err)
 	}
 }
+
+func TestDescriptorScanSeesWhatQemuSees(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for name, body := range map[string]string{
+		"nul.vmdk": "# Disk DescriptorFile\nversion=1\ncreateType=\"monolithicFlat\"\n" +
+			"RW 2048 FLAT \"/etc/hostname\" 0\n\x00binary tail",
+		"vt.vmdk": "# Disk DescriptorFile\nversion=1\n\vRW 2048 FLAT \"/etc/hostname\" 0\n",
+	} {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := checkReferences(p); err == nil {
+			t.Errorf("%s: an extent outside the folder was not refused", name)
+		}
+	}
+}

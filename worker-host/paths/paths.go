@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/hyper2kvm/controlplane/shared/domain"
@@ -92,11 +93,14 @@ func (r Roots) ResolveInput(field, p string) (string, error) {
 			Message: field + ": " + filepath.Base(p) + " does not exist on the worker"}
 	}
 	if err != nil || !within(real, r.InputRoots) {
-		return "", refuse(field, "is not inside the worker's input roots %v", r.InputRoots)
+		return "", refuse(field, "is not inside the worker's input roots")
 	}
 	fi, err := os.Stat(real)
 	if err != nil || !fi.Mode().IsRegular() {
 		return "", refuse(field, "is not a regular file")
+	}
+	if err := trustedDirs(field, filepath.Dir(real), r.InputRoots); err != nil {
+		return "", err
 	}
 	return real, nil
 }
@@ -108,13 +112,39 @@ func (r Roots) ResolveOutput(field, p string) (string, error) {
 		return "", err
 	}
 	dir, err := filepath.EvalSymlinks(filepath.Dir(p))
-	if err != nil || !within(dir, r.OutputRoots) {
-		return "", refuse(field, "is not inside the worker's output roots %v", r.OutputRoots)
+	if err != nil || !within(dir, r.OutputRoots) || strings.HasSuffix(p, "/") {
+		return "", refuse(field, "is not a file inside the worker's output roots")
 	}
 	real := filepath.Join(dir, filepath.Base(p))
 	fi, err := os.Lstat(real)
 	if err == nil && !fi.Mode().IsRegular() {
 		return "", refuse(field, "exists and is not a regular file")
 	}
+	if err := trustedDirs(field, dir, r.OutputRoots); err != nil {
+		return "", err
+	}
 	return real, nil
+}
+
+// trustedDirs refuses a path whose folders, from its root down, are writable by group or
+// others (without the sticky bit): anyone who can write there could swap a folder for a link
+// between the check and the tools' use of the path. The owner of the roots is trusted.
+// TODO: the check and the use are still two steps, so the roots' owner (or root) can still
+// race the worker; opening files once (openat2 with RESOLVE_BENEATH) and handing descriptors
+// to qemu-img would close that gap too.
+func trustedDirs(field, dir string, roots []string) error {
+	for d := dir; ; d = filepath.Dir(d) {
+		fi, err := os.Lstat(d)
+		if err != nil {
+			return refuse(field, "has a folder that cannot be checked")
+		}
+		open := fi.Mode().Perm()&0o022 != 0 && fi.Mode()&os.ModeSticky == 0
+		if !fi.IsDir() || open {
+			return refuse(field, "is in a folder that others may change (%s)",
+				filepath.Base(d))
+		}
+		if slices.Contains(roots, d) || d == filepath.Dir(d) {
+			return nil
+		}
+	}
 }

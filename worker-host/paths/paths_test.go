@@ -111,3 +111,31 @@ func TestOutputPaths(t *testing.T) {
 		}
 	}
 }
+
+func TestFoldersOthersMayChangeAreRefused(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	shared := filepath.Join(f.in, "shared")
+	if err := os.Mkdir(shared, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(shared, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	write(t, filepath.Join(shared, "disk.vmdk"))
+	_, err := f.roots.ResolveInput("image.path", filepath.Join(shared, "disk.vmdk"))
+	if code(err) != domain.CodePathNotAllowed {
+		t.Errorf("world-writable input folder: got %v, want PATH_NOT_ALLOWED", err)
+	}
+	out := filepath.Join(f.out, "drop")
+	if err := os.Mkdir(out, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(out, 0o775); err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.roots.ResolveOutput("artifacts.output_path", filepath.Join(out, "x.qcow2"))
+	if code(err) != domain.CodePathNotAllowed {
+		t.Errorf("group-writable output folder: got %v, want PATH_NOT_ALLOWED", err)
+	}
+}
