@@ -331,11 +331,6 @@ func (s *JobSpec) validateRequirements(bad badFunc) {
 }
 
 func (s *JobSpec) validateParameters(bad badFunc) {
-	if s.Operation == OpInspect {
-		for k := range s.Parameters {
-			bad("parameters."+k, "is not a parameter of inspect (it takes none)")
-		}
-	}
 	if s.Operation != OpConvert {
 		return
 	}
