@@ -1,5 +1,6 @@
-// Command stream-events is the Lambda function behind GET /jobs/{id}/events/stream, with response streaming served by the
-// shared HTTP handler so that Lambda, the local server and the tests run the same code.
+// Command stream-events is the Lambda function behind GET /jobs/{id}/events/stream. It
+// answers with response streaming, from the shared HTTP handler that the local server and
+// the tests run too.
 package main
 
 import "github.com/hyper2kvm/controlplane/shared/lambdafn"

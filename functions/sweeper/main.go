@@ -1,5 +1,5 @@
-// Command sweeper is the scheduled function that puts jobs with expired leases back in the queue and
-// sends lost queue messages again.
+// Command sweeper is the scheduled function that puts jobs with expired leases back in the
+// queue and sends lost queue messages again.
 package main
 
 import "github.com/hyper2kvm/controlplane/shared/lambdafn"

@@ -96,7 +96,8 @@ func (j *Job) NewEvent(phase Phase, pct float64, msg string, details map[string]
 
 // Report records a progress report from the lease holder. The first report moves the job to
 // RUNNING, later ones to PROGRESSING; the percentage never goes backwards within an attempt.
-func (j *Job) Report(token string, r EventReport, lease time.Duration, now time.Time) (Event, error) {
+func (j *Job) Report(token string, r EventReport, lease time.Duration,
+	now time.Time) (Event, error) {
 	if err := j.Renew(token, lease, now); err != nil {
 		return Event{}, err
 	}

@@ -17,8 +17,10 @@ type Capabilities struct {
 }
 
 var capabilityNames = map[string]func(*Capabilities) *bool{
-	"nbd": func(c *Capabilities) *bool { return &c.NBD }, "nbd_access": func(c *Capabilities) *bool { return &c.NBD },
-	"lvm": func(c *Capabilities) *bool { return &c.LVM }, "lvm_tools": func(c *Capabilities) *bool { return &c.LVM },
+	"nbd":              func(c *Capabilities) *bool { return &c.NBD },
+	"nbd_access":       func(c *Capabilities) *bool { return &c.NBD },
+	"lvm":              func(c *Capabilities) *bool { return &c.LVM },
+	"lvm_tools":        func(c *Capabilities) *bool { return &c.LVM },
 	"mount":            func(c *Capabilities) *bool { return &c.Mount },
 	"mount_operations": func(c *Capabilities) *bool { return &c.Mount },
 	"selinux":          func(c *Capabilities) *bool { return &c.SELinux },

@@ -106,7 +106,8 @@ func runStack(ctx context.Context, o Options, dir string, env []string) error {
 		"STREAM_TOKEN_SECRET="+token(), "LEASE_SECONDS=30", "HEARTBEAT_TIMEOUT_SECONDS=60")
 	procs := &children{log: o.Log}
 	defer procs.stopAll()
-	if err := procs.start(ctx, "api", o.ServerBin, dir, append(env, "H2K_LISTEN="+o.APIAddr)); err != nil {
+	apiEnv := append(env, "H2K_LISTEN="+o.APIAddr)
+	if err := procs.start(ctx, "api", o.ServerBin, dir, apiEnv); err != nil {
 		return err
 	}
 	base := "http://" + o.APIAddr

@@ -43,7 +43,8 @@ func (s *Service) Submit(ctx context.Context, spec domain.JobSpec, queue bool) (
 
 // resubmit answers a submit whose id exists: the same job again (queued now if asked and it
 // was only validated before), or a conflict.
-func (s *Service) resubmit(ctx context.Context, spec domain.JobSpec, queue bool) (Submitted, error) {
+func (s *Service) resubmit(ctx context.Context, spec domain.JobSpec,
+	queue bool) (Submitted, error) {
 	old, err := s.getJob(ctx, spec.JobID)
 	if err != nil {
 		return Submitted{}, err

@@ -44,7 +44,8 @@ type ClaimResult struct {
 // Claim tries to take the job named by a queue message for worker w. Whatever the message
 // says, the job record decides: the claim is a conditional write, so of any number of
 // workers holding copies of the message exactly one wins.
-func (s *Service) Claim(ctx context.Context, w domain.Worker, d domain.Dispatch) (ClaimResult, error) {
+func (s *Service) Claim(ctx context.Context, w domain.Worker,
+	d domain.Dispatch) (ClaimResult, error) {
 	var res ClaimResult
 	token := newToken()
 	job, err := s.update(ctx, d.JobID, func(j *domain.Job) ([]domain.Event, error) {
@@ -124,7 +125,8 @@ func (s *Service) Renew(ctx context.Context, id, token string) (domain.Job, erro
 
 // Finish records the lease holder's result. A failure that will be retried is sent back to
 // the queue with the backoff as its delay.
-func (s *Service) Finish(ctx context.Context, id, token string, r domain.Result) (domain.Job, error) {
+func (s *Service) Finish(ctx context.Context, id, token string,
+	r domain.Result) (domain.Job, error) {
 	job, err := s.update(ctx, id, func(j *domain.Job) ([]domain.Event, error) {
 		backoff := domain.Backoff(j.Failures+1, s.cfg.RetryBase, s.cfg.RetryCeiling, s.jitter())
 		ev, err := j.Finish(token, r, backoff, s.Now())

@@ -55,7 +55,8 @@ type HeartbeatAnswer struct {
 
 // Heartbeat marks the worker alive and renews the leases it names. A lease it no longer
 // holds is reported as lost, so the worker stops that job instead of finishing it twice.
-func (s *Service) Heartbeat(ctx context.Context, id string, leases []LeaseRef) (HeartbeatAnswer, error) {
+func (s *Service) Heartbeat(ctx context.Context, id string,
+	leases []LeaseRef) (HeartbeatAnswer, error) {
 	w, err := s.mustWorker(ctx, id)
 	if err != nil {
 		return HeartbeatAnswer{}, err
@@ -124,7 +125,8 @@ func (s *Service) Unregister(ctx context.Context, id string) (int, error) {
 }
 
 // activeJobs lists jobs in leased states that match keep, through the state index.
-func (s *Service) activeJobs(ctx context.Context, keep func(domain.Job) bool) ([]domain.Job, error) {
+func (s *Service) activeJobs(ctx context.Context,
+	keep func(domain.Job) bool) ([]domain.Job, error) {
 	var out []domain.Job
 	for _, st := range []domain.State{domain.StateAssigned, domain.StateRunning,
 		domain.StateProgressing} {
@@ -251,7 +253,8 @@ func (s *Service) pollKey(ctx context.Context, w domain.Worker, key domain.Queue
 // Settle claims the job of a received message and disposes of the message by the verdict:
 // the message is deleted once the job is claimed or stale, and sent again later otherwise,
 // as a fresh message, so hand-backs never count towards the dead-letter threshold.
-func (s *Service) Settle(ctx context.Context, w domain.Worker, m domain.Delivery) (ClaimResult, error) {
+func (s *Service) Settle(ctx context.Context, w domain.Worker,
+	m domain.Delivery) (ClaimResult, error) {
 	res, err := s.Claim(ctx, w, m.Dispatch)
 	if err != nil {
 		return res, err
