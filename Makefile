@@ -33,9 +33,11 @@ run: deps build-local ## convert a real disk image end to end on the local stack
 	@$(BIN)/h2k-run -root . $(if $(IMAGE),-image $(IMAGE),)
 
 test: deps ## all tests, race detector on, against the real local services and qemu-img
-	@$(GO) run ./cmd/localaws -- env H2K_REQUIRE_SERVICES=1 \
-	  $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
+	@mkdir -p .local && set -o pipefail && $(GO) run ./cmd/localaws -- \
+	  env H2K_REQUIRE_SERVICES=1 $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./... \
+	  | tee .local/test.log
 	@$(MAKE) --no-print-directory fuzz
+	@echo "packages: $$(grep -c '^ok ' .local/test.log) passed, $$(grep -c '^FAIL' .local/test.log) failed"
 
 lint: ## gofmt, go vet and staticcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then \
