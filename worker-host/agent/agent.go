@@ -33,6 +33,9 @@ type Config struct {
 	Heartbeat time.Duration
 	// Grace is how long running jobs may go on after shutdown starts.
 	Grace time.Duration
+	// WriteRetry is how long a finished job's result is retried while the store is
+	// unreachable (default 10 minutes).
+	WriteRetry time.Duration
 	// JobTimeout gives a job's time limit; nil means the spec's timeout_seconds. Tests use
 	// it to reach the limit in milliseconds.
 	JobTimeout func(domain.JobSpec) time.Duration
@@ -53,6 +56,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Grace <= 0 {
 		c.Grace = 30 * time.Second
+	}
+	if c.WriteRetry <= 0 {
+		c.WriteRetry = 10 * time.Minute
 	}
 	if c.JobTimeout == nil {
 		c.JobTimeout = func(s domain.JobSpec) time.Duration {

@@ -79,24 +79,50 @@ func (a *Agent) verdict(ctx context.Context, res domain.Result, err error,
 	return res
 }
 
-// finish writes the result with a fresh context: the job's own may be over by now.
+// finish writes the result. The job stays tracked while this runs, so heartbeats keep its
+// lease alive through an outage of the store, and finished work is not thrown away for one
+// failed write.
 func (a *Agent) finish(log *slog.Logger, l service.Lease, r domain.Result) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	job, err := a.svc.Finish(ctx, l.JobID, l.Token, r)
+	err := a.persist(log, "write result", func(ctx context.Context) error {
+		job, err := a.svc.Finish(ctx, l.JobID, l.Token, r)
+		if err == nil {
+			log.InfoContext(ctx, "job finished", "state", job.State)
+		}
+		return err
+	})
 	if err != nil {
-		log.ErrorContext(ctx, "write result", "error", err)
-		return
+		log.ErrorContext(context.Background(), "result not written", "error", err)
 	}
-	log.InfoContext(ctx, "job finished", "state", job.State)
 }
 
 func (a *Agent) release(log *slog.Logger, l service.Lease, reason string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	err := a.persist(log, "release lease", func(ctx context.Context) error {
+		return a.svc.Release(ctx, l.JobID, l.Token, reason)
+	})
+	if err != nil && !service.IsLeaseLost(err) {
+		log.ErrorContext(context.Background(), "lease not released", "error", err)
+	}
+}
+
+// persist retries a write with backoff while the store is unreachable, for up to
+// a.cfg.WriteRetry; answers that will not change (lease lost, not found, invalid) end it.
+func (a *Agent) persist(log *slog.Logger, what string, write func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(context.Background(), a.cfg.WriteRetry)
 	defer cancel()
-	if err := a.svc.Release(ctx, l.JobID, l.Token, reason); err != nil &&
-		!service.IsLeaseLost(err) {
-		log.ErrorContext(ctx, "release lease", "error", err)
+	delay := 250 * time.Millisecond
+	for {
+		err := write(ctx)
+		if err == nil || ctx.Err() != nil {
+			return err
+		}
+		switch domain.ErrorKind(err) {
+		case domain.KindUnavailable, domain.KindConflict, domain.KindInternal:
+		default:
+			return err
+		}
+		log.WarnContext(ctx, what, "error", err, "retry_in", delay)
+		sleep(ctx, delay)
+		delay = min(2*delay, 15*time.Second)
 	}
 }
 
