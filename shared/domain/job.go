@@ -29,17 +29,16 @@ type Job struct {
 	StreamURL       string       `json:"stream_url,omitempty"`
 
 	// Bookkeeping that clients do not see.
-	Version     int64      `json:"-"`
-	LeaseToken  string     `json:"-"`
-	LostLeases  int        `json:"-"`
-	Failures    int        `json:"-"`
-	NextSeq     int64      `json:"-"`
-	Progress    float64    `json:"-"`
-	RetryAt     *time.Time `json:"-"`
-	LastError   *JobError  `json:"-"`
-	StartedAt   *time.Time `json:"-"`
-	QueuedClass string     `json:"-"`
-	Dispatched  *time.Time `json:"-"`
+	Version    int64      `json:"-"`
+	LeaseToken string     `json:"-"`
+	LostLeases int        `json:"-"`
+	Failures   int        `json:"-"`
+	NextSeq    int64      `json:"-"`
+	Progress   float64    `json:"-"`
+	RetryAt    *time.Time `json:"-"`
+	LastError  *JobError  `json:"-"`
+	StartedAt  *time.Time `json:"-"`
+	Dispatched *time.Time `json:"-"`
 
 	// Ended is set, not stored, by the change that makes the job terminal, so the store can
 	// count the outcome in the same transaction and metrics never need a scan.

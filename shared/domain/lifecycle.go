@@ -27,7 +27,6 @@ func (j *Job) Enqueue(now time.Time, reason string) error {
 		return err
 	}
 	j.RetryAt = nil
-	j.QueuedClass = string(QueueFor(j.Spec).Class)
 	return nil
 }
 

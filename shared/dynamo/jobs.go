@@ -30,16 +30,15 @@ type jobRecord struct {
 
 // hidden carries the job fields that clients never see.
 type hidden struct {
-	LeaseToken  string           `json:"lease_token,omitempty"`
-	LostLeases  int              `json:"lost_leases,omitempty"`
-	Failures    int              `json:"failures,omitempty"`
-	NextSeq     int64            `json:"next_seq,omitempty"`
-	Progress    float64          `json:"progress,omitempty"`
-	RetryAt     *time.Time       `json:"retry_at,omitempty"`
-	LastError   *domain.JobError `json:"last_error,omitempty"`
-	StartedAt   *time.Time       `json:"started_at,omitempty"`
-	QueuedClass string           `json:"queued_class,omitempty"`
-	Dispatched  *time.Time       `json:"dispatched,omitempty"`
+	LeaseToken string           `json:"lease_token,omitempty"`
+	LostLeases int              `json:"lost_leases,omitempty"`
+	Failures   int              `json:"failures,omitempty"`
+	NextSeq    int64            `json:"next_seq,omitempty"`
+	Progress   float64          `json:"progress,omitempty"`
+	RetryAt    *time.Time       `json:"retry_at,omitempty"`
+	LastError  *domain.JobError `json:"last_error,omitempty"`
+	StartedAt  *time.Time       `json:"started_at,omitempty"`
+	Dispatched *time.Time       `json:"dispatched,omitempty"`
 }
 
 // createdKey sorts newest-last by time and stays unique by job id.
@@ -55,7 +54,7 @@ func toRecord(j *domain.Job) (map[string]types.AttributeValue, error) {
 		return nil, fmt.Errorf("encode job: %w", err)
 	}
 	h, err := json.Marshal(hidden{j.LeaseToken, j.LostLeases, j.Failures, j.NextSeq, j.Progress,
-		j.RetryAt, j.LastError, j.StartedAt, j.QueuedClass, j.Dispatched})
+		j.RetryAt, j.LastError, j.StartedAt, j.Dispatched})
 	if err != nil {
 		return nil, fmt.Errorf("encode job: %w", err)
 	}
@@ -80,7 +79,7 @@ func fromRecord(item map[string]types.AttributeValue) (domain.Job, error) {
 	j.Version, j.LeaseToken, j.LostLeases, j.Failures = rec.Version, h.LeaseToken, h.LostLeases,
 		h.Failures
 	j.NextSeq, j.Progress, j.RetryAt, j.LastError = h.NextSeq, h.Progress, h.RetryAt, h.LastError
-	j.StartedAt, j.QueuedClass, j.Dispatched = h.StartedAt, h.QueuedClass, h.Dispatched
+	j.StartedAt, j.Dispatched = h.StartedAt, h.Dispatched
 	return j, nil
 }
 

@@ -6,6 +6,7 @@ package httpapi
 import (
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -139,7 +140,7 @@ func (a *API) wrap(rt Route, h handlerFunc) http.Handler {
 		if err != nil {
 			return err
 		}
-		if err := queryParams(r, queryNames[rt.Name]...).err(); err != nil {
+		if err := checkQueryNames(r, queryNames[rt.Name]); err != nil {
 			return err
 		}
 		r = r.WithContext(withCaller(r.Context(), caller))
@@ -168,8 +169,10 @@ func writeJSON(w http.ResponseWriter, status int, v any) error {
 
 // readBody reads a bounded request body, turning an oversized one into 413.
 func readBody(r *http.Request) ([]byte, error) {
-	var buf strings.Builder
-	_, err := copyLimited(&buf, r)
+	if r.Body == nil {
+		return nil, nil
+	}
+	data, err := io.ReadAll(r.Body)
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
 		return nil, domain.Errorf(domain.KindTooLarge,
@@ -178,7 +181,7 @@ func readBody(r *http.Request) ([]byte, error) {
 	if err != nil {
 		return nil, domain.Errorf(domain.KindValidation, "the request body could not be read")
 	}
-	return []byte(buf.String()), nil
+	return data, nil
 }
 
 func now() time.Time { return time.Now().UTC() }

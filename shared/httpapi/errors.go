@@ -3,9 +3,7 @@ package httpapi
 import (
 	"context"
 	"errors"
-	"io"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/hyper2kvm/controlplane/shared/domain"
@@ -71,11 +69,4 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	_ = writeJSON(w, status, envelope{Error: envelopeBody{Code: status, Type: de.Kind,
 		Message: de.Message, Path: r.URL.Path, Timestamp: now(), Fields: de.Fields}})
-}
-
-func copyLimited(dst *strings.Builder, r *http.Request) (int64, error) {
-	if r.Body == nil {
-		return 0, nil
-	}
-	return io.Copy(dst, r.Body)
 }

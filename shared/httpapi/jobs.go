@@ -17,7 +17,7 @@ type submitAnswer struct {
 }
 
 func (a *API) submitJob(w http.ResponseWriter, r *http.Request) error {
-	p := queryParams(r, "queue")
+	p := queryParams(r)
 	queue := p.bool("queue")
 	if err := p.err(); err != nil {
 		return err
@@ -75,9 +75,6 @@ func (a *API) getJob(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := queryParams(r).err(); err != nil {
-		return err
-	}
 	job, err := a.svc.Get(r.Context(), id)
 	if err != nil {
 		return err
@@ -93,7 +90,7 @@ type jobList struct {
 }
 
 func (a *API) listJobs(w http.ResponseWriter, r *http.Request) error {
-	p := queryParams(r, "state", "limit", "next")
+	p := queryParams(r)
 	q := domain.JobQuery{Limit: p.intIn("limit", 1, 1000, 100), Cursor: p.q.Get("next")}
 	if s := p.q.Get("state"); s != "" {
 		st, ok := domain.ParseState(s)
@@ -163,7 +160,7 @@ func (a *API) listEvents(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	p := queryParams(r, "after", "since", "limit")
+	p := queryParams(r)
 	q := domain.EventQuery{JobID: id, Limit: p.intIn("limit", 1, 1000, 100),
 		After: int64(p.intIn("after", 0, 1<<53, 0)), Since: p.time("since")}
 	if err := p.err(); err != nil {

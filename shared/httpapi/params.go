@@ -10,15 +10,18 @@ import (
 	"github.com/hyper2kvm/controlplane/shared/domain"
 )
 
-// params reads query parameters, refusing names the route does not know: a mistyped
-// "?stat=FAILED" must not silently list everything.
+// params reads a route's query parameters and collects what is wrong with their values.
 type params struct {
 	q      url.Values
 	fields []domain.FieldError
 }
 
-func queryParams(r *http.Request, known ...string) *params {
-	p := &params{q: r.URL.Query()}
+func queryParams(r *http.Request) *params { return &params{q: r.URL.Query()} }
+
+// checkQueryNames refuses names the route does not know, and repeated names: a mistyped
+// "?stat=FAILED" must not silently list everything.
+func checkQueryNames(r *http.Request, known []string) error {
+	p := queryParams(r)
 	for name, vals := range p.q {
 		switch {
 		case !slices.Contains(known, name):
@@ -27,7 +30,7 @@ func queryParams(r *http.Request, known ...string) *params {
 			p.bad(name, "is given more than once")
 		}
 	}
-	return p
+	return p.err()
 }
 
 func (p *params) bad(field, msg string) {

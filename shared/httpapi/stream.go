@@ -62,10 +62,6 @@ func (a *API) streamEvents(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	p := queryParams(r, "access_token", "last_event_id")
-	if err := p.err(); err != nil {
-		return err
-	}
 	after, err := lastEventID(r)
 	if err != nil {
 		return err
@@ -120,7 +116,8 @@ func (a *API) pump(ctx context.Context, s *sse, id string, after int64) {
 	o := a.opts.Stream
 	interval, lastCheck := o.FastPoll, time.Time{}
 	for s.err == nil {
-		evs, err := a.svc.Events(ctx, domain.EventQuery{JobID: id, After: after, Limit: 100})
+		evs, err := a.svc.EventsOfKnownJob(ctx, domain.EventQuery{JobID: id, After: after,
+			Limit: 100})
 		if ctx.Err() != nil {
 			return
 		}

@@ -125,9 +125,6 @@ func (a *API) heartbeat(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) listWorkers(w http.ResponseWriter, r *http.Request) error {
-	if err := queryParams(r).err(); err != nil {
-		return err
-	}
 	ws, err := a.svc.Workers(r.Context())
 	if err != nil {
 		return err
